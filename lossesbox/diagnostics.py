@@ -1,0 +1,105 @@
+r"""Gradient-sign diagnostics: which classes' scores a loss pushes the right or wrong way.
+
+Gradient descent moves a score by :math:`-\eta\,\partial L/\partial s`. For an entry
+:math:`G_{ic} = \partial L_i/\partial s_{ic}`:
+
+- **wrong-class** entries (:math:`y_{ic} = 0`): :math:`G > 0` pushes the score down, the
+  **right** way; :math:`G < 0` pushes it up, the **wrong** way; :math:`G = 0` is **zero**.
+- **true-class** entries (:math:`y_{ic} > 0`): :math:`G < 0` is the right way,
+  :math:`G > 0` the wrong way.
+
+Signs are exact (``> 0``, ``< 0``, ``== 0``), no threshold: a saturated softmax or a hinge
+outside its margin gives exact zeros, and so does ``mse`` on wrong classes when all scores
+are 0 (``init="zeros"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .losses import Loss, get_loss
+
+__all__ = ["GradientSigns", "gradient_signs", "sign_shares"]
+
+
+@dataclass(frozen=True)
+class GradientSigns:
+    """Per-class sign shares; every array has shape ``(K,)``.
+
+    ``wrong_*`` are shares over the entries :math:`G_{ic}` of samples whose true class is
+    not c (they sum to 1 per class); ``true_*`` over the samples whose true class is c.
+    A class without such samples has NaN shares. ``mean_gradient[c]`` is the mean of
+    ``G[:, c]`` over all samples.
+    """
+
+    wrong_right: np.ndarray
+    wrong_wrong: np.ndarray
+    wrong_zero: np.ndarray
+    true_right: np.ndarray
+    true_wrong: np.ndarray
+    true_zero: np.ndarray
+    mean_gradient: np.ndarray
+    n_wrong: np.ndarray
+    n_true: np.ndarray
+
+    @property
+    def wrong_way_share(self) -> float:
+        """Share of all wrong-class entries pushed the wrong way (classes weighted by counts)."""
+        return _weighted(self.wrong_wrong, self.n_wrong)
+
+    @property
+    def true_wrong_way_share(self) -> float:
+        """Share of all true-class entries pushed the wrong way (classes weighted by counts)."""
+        return _weighted(self.true_wrong, self.n_true)
+
+    @property
+    def wrong_zero_share(self) -> float:
+        """Share of all wrong-class entries with an exactly zero gradient."""
+        return _weighted(self.wrong_zero, self.n_wrong)
+
+
+def _weighted(share: np.ndarray, n: np.ndarray) -> float:
+    total = n.sum()
+    if total == 0:
+        return float("nan")
+    return float(np.nansum(share * n) / total)
+
+
+def sign_shares(G: np.ndarray, Y: np.ndarray) -> GradientSigns:
+    """Sign shares of an already computed gradient ``G`` (N, K) for targets ``Y`` (N, K)."""
+    G = np.asarray(G)
+    Y = np.asarray(Y)
+    if G.shape != Y.shape or G.ndim != 2:
+        raise ValueError(f"G and Y must both have shape (N, K); got {G.shape} and {Y.shape}")
+    wrong = Y == 0
+    true = ~wrong
+    pos = G > 0
+    neg = G < 0
+    zero = G == 0
+    n_wrong = wrong.sum(axis=0)
+    n_true = true.sum(axis=0)
+
+    def share(mask: np.ndarray, n: np.ndarray) -> np.ndarray:
+        counts = mask.sum(axis=0).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, counts / np.maximum(n, 1), np.nan)
+
+    return GradientSigns(
+        wrong_right=share(pos & wrong, n_wrong),
+        wrong_wrong=share(neg & wrong, n_wrong),
+        wrong_zero=share(zero & wrong, n_wrong),
+        true_right=share(neg & true, n_true),
+        true_wrong=share(pos & true, n_true),
+        true_zero=share(zero & true, n_true),
+        mean_gradient=G.mean(axis=0) if G.shape[0] else np.full(G.shape[1], np.nan),
+        n_wrong=n_wrong,
+        n_true=n_true,
+    )
+
+
+def gradient_signs(S, Y, loss: str | Loss) -> GradientSigns:
+    """Gradient-sign shares of ``loss`` at scores ``S`` (N, K) with targets ``Y`` (N, K)."""
+    G = get_loss(loss).gradient(S, Y)
+    return sign_shares(G, np.asarray(Y))
