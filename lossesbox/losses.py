@@ -32,13 +32,13 @@ import numpy as np
 
 __all__ = [
     "LOSSES",
+    "MSE",
     "CrossEntropy",
     "ExpMSE",
     "FocalLoss",
     "Hinge",
     "LabelSmoothingCrossEntropy",
     "Loss",
-    "MSE",
     "SoftmaxMSE",
     "Squentropy",
     "get_loss",
@@ -270,7 +270,9 @@ class Hinge(Loss):
     )
     smooth = False
     hard_labels_only = True
-    reference = "Weston & Watkins, Support vector machines for multi-class pattern recognition, 1999."
+    reference = (
+        "Weston & Watkins, Support vector machines for multi-class pattern recognition, 1999."
+    )
 
     def loss_and_gradient(self, S, Y):
         S, Y = _as_pair(S, Y)
@@ -301,7 +303,10 @@ class LabelSmoothingCrossEntropy(Loss):
         r"L = -\tilde{\mathbf{y}}^\top \log\operatorname{softmax}(\mathbf{s}),\ "
         r"\tilde{\mathbf{y}} = (1-\varepsilon)\mathbf{y} + \varepsilon/K"
     )
-    gradient_formula = r"\nabla_{\mathbf{s}} L = \operatorname{softmax}(\mathbf{s}) - \tilde{\mathbf{y}}"
+    gradient_formula = (
+        r"\nabla_{\mathbf{s}} L = \operatorname{softmax}(\mathbf{s})"
+        r" - \tilde{\mathbf{y}}"
+    )
     reference = "Szegedy et al., Rethinking the Inception Architecture, CVPR 2016, §7."
 
     def __init__(self, epsilon: float = 0.1):
@@ -327,7 +332,10 @@ class FocalLoss(Loss):
     """
 
     name = "focal"
-    formula = r"L = -\sum_c y_c\,(1 - p_c)^{\gamma}\log p_c,\ \ \mathbf{p}=\operatorname{softmax}(\mathbf{s}),\ \gamma=2"
+    formula = (
+        r"L = -\sum_c y_c\,(1 - p_c)^{\gamma}\log p_c,\ \ "
+        r"\mathbf{p}=\operatorname{softmax}(\mathbf{s}),\ \gamma=2"
+    )
     gradient_formula = (
         r"\frac{\partial L}{\partial s_j} = y_j a_j - p_j\sum_c y_c a_c,\ "
         r"a_c = \gamma(1-p_c)^{\gamma-1}p_c\log p_c - (1-p_c)^\gamma"
@@ -369,7 +377,8 @@ class Squentropy(Loss):
     name = "squentropy"
     formula = r"L = -\log p_y + \frac{1}{K-1}\sum_{j\neq y} s_j^2"
     gradient_formula = (
-        r"\nabla_{\mathbf{s}} L = \mathbf{p} - \mathbf{y} + \frac{2}{K-1}(\mathbf{1}-\mathbf{y})\odot\mathbf{s}"
+        r"\nabla_{\mathbf{s}} L = \mathbf{p} - \mathbf{y}"
+        r" + \frac{2}{K-1}(\mathbf{1}-\mathbf{y})\odot\mathbf{s}"
     )
     reference = "Hui, Belkin & Wright, Cut your Losses with Squentropy, ICML 2023."
 
@@ -416,4 +425,3 @@ def get_loss(name: str | Loss) -> Loss:
     except (KeyError, TypeError):
         valid = ", ".join(LOSSES)
         raise ValueError(f"unknown loss {name!r}; valid losses: {valid}") from None
-
