@@ -1,0 +1,223 @@
+"""Case ``roofline``: a training epoch against this machine's GEMM rate at the same shape.
+
+A full-batch epoch of the linear model needs two matrix products of 2·N·D·K flops each:
+``S = X Wᵀ`` (N×D by D×K) and ``∇W = Gᵀ X`` (K×N by N×D). The *roofline time* of a
+shape is the fastest of a few timings of exactly those two numpy products (the rate this
+machine attains at that shape and dtype, with numpy's BLAS and its threads); everything
+else an epoch does (loss, softmax, gradient signs, the update) should cost little beside
+it. We also time one read of X (a GEMV, ``1ᵀX``): the memory floor of any epoch.
+
+Each trainer configuration (loss × solver × dtype) is fitted for a few epochs from zeros
+with ``tol=0``; its epoch time is the median of the intervals between consecutive
+history records after the first epoch (the callback stamps them), i.e. the update pass
+*plus* the per-epoch bookkeeping the user always pays. The roofline is re-measured right
+before each fit, and the ratio is taken per round.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from bench.common import (
+    Context,
+    EpochClock,
+    fit_ours,
+    fmt,
+    fmt_stats,
+    load_problem,
+    markdown_table,
+    paired_ratio,
+    summarize,
+)
+
+TARGET = 1.5  # full-batch epoch ≤ 1.5 × roofline on the large shapes
+
+
+def gemm_pair_seconds(X: np.ndarray, k: int, repeats: int = 3) -> list[float]:
+    """Wall times of ``S = X @ W.T`` followed by ``G.T @ X``, preallocated outputs."""
+    rng = np.random.default_rng(0)
+    n, d = X.shape
+    W = rng.standard_normal((k, d)).astype(X.dtype)
+    G = rng.standard_normal((n, k)).astype(X.dtype)
+    S = np.empty((n, k), dtype=X.dtype)
+    GW = np.empty((k, d), dtype=X.dtype)
+
+    def pair() -> None:
+        np.matmul(X, W.T, out=S)
+        np.matmul(G.T, X, out=GW)
+
+    pair()  # warm-up: BLAS thread pool, page faults of the outputs
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        pair()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def read_seconds(X: np.ndarray, repeats: int = 3) -> float:
+    """Fastest time of one pass over X (``ones @ X``): the memory floor of an epoch."""
+    ones = np.ones(X.shape[0], dtype=X.dtype)
+    ones @ X
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        ones @ X
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def solver_configs(ctx: Context) -> list[tuple[str, dict]]:
+    """(label, estimator params) of the timed solvers: full-batch gd, sgd at 256 and 1024."""
+    return [
+        ("gd", {"solver": "gd", "batch_size": None}),
+        ("sgd b=256", {"solver": "sgd", "batch_size": 256}),
+        ("sgd b=1024", {"solver": "sgd", "batch_size": 1024}),
+    ]
+
+
+def epochs_for(shape: str, quick: bool) -> int:
+    if quick:
+        return 6
+    return {"digits": 40, "mnist": 7, "wide": 5}.get(shape, 6)
+
+
+def run(ctx: Context) -> dict:
+    rows: list[dict] = []
+    gemm_rows: list[dict] = []
+    for shape in ctx.shapes:
+        prob = load_problem(shape, ctx.quick)
+        n, d = prob.X.shape
+        k = prob.n_classes
+        flops = 4.0 * n * d * k
+        for dtype in ctx.dtypes:
+            X = prob.as_dtype(dtype)
+            configs = [
+                (loss, label, params)
+                for loss in ctx.loss_names()
+                for label, params in solver_configs(ctx)
+            ]
+            per = {
+                (loss, label): {"epoch": [], "roof": [], "status": set(), "n_iter": []}
+                for loss, label, _ in configs
+            }
+            all_roof: list[float] = []
+            for r in range(ctx.repeats):
+                for loss, label, params in configs:
+                    roof = min(gemm_pair_seconds(X, k))
+                    all_roof.append(roof)
+                    clock = EpochClock()
+                    est = fit_ours(
+                        X,
+                        prob.y,
+                        clock,
+                        loss=loss,
+                        lam=ctx.lam,
+                        learning_rate=0.01,
+                        max_epochs=epochs_for(shape, ctx.quick),
+                        tol=0.0,
+                        dtype=dtype,
+                        random_state=r,
+                        **params,
+                    )
+                    ep = clock.epoch_seconds()
+                    p = per[(loss, label)]
+                    p["epoch"].append(float(np.median(ep)) if ep else float("nan"))
+                    p["roof"].append(roof)
+                    p["status"].add(str(getattr(est, "status_", "?")))
+                    p["n_iter"].append(int(getattr(est, "n_iter_", -1)))
+                ctx.log(f"  roofline {prob.label} {dtype}: round {r + 1}/{ctx.repeats} done")
+            read = read_seconds(X)
+            roof_s = summarize(all_roof)
+            gemm_rows.append(
+                {
+                    "shape": prob.label,
+                    "dtype": dtype,
+                    "gemm_pair_s": roof_s,
+                    "gflops": flops / roof_s["min"] / 1e9,
+                    "read_x_s": read,
+                }
+            )
+            for loss, label, _ in configs:
+                p = per[(loss, label)]
+                rows.append(
+                    {
+                        "shape": prob.label,
+                        "shape_name": shape,
+                        "dtype": dtype,
+                        "loss": loss,
+                        "solver": label,
+                        "epoch_s": summarize(p["epoch"]),
+                        "roofline_s": summarize(p["roof"]),
+                        "ratio": paired_ratio(p["epoch"], p["roof"]),
+                        "status": sorted(p["status"]),
+                        "n_iter": p["n_iter"],
+                    }
+                )
+
+    targets = []
+    for shape in ctx.shapes:
+        if shape == "digits":
+            continue  # the target is for the large shapes
+        for dtype in ctx.dtypes:
+            sel = [
+                r
+                for r in rows
+                if r["shape_name"] == shape and r["dtype"] == dtype and r["solver"] == "gd"
+            ]
+            if not sel:
+                continue
+            worst = max(sel, key=lambda r: r["ratio"]["median"])
+            failing = [r["loss"] for r in sel if r["ratio"]["median"] > TARGET]
+            targets.append(
+                {
+                    "target": f"gd epoch ≤ {TARGET}× GEMM roofline, {sel[0]['shape']} {dtype}",
+                    "value": f"worst {fmt(worst['ratio']['median'])}× ({worst['loss']})",
+                    "ok": not failing,
+                    "detail": ("over: " + ", ".join(failing)) if failing else "all losses",
+                }
+            )
+    return {
+        "rows": rows,
+        "gemm": gemm_rows,
+        "targets": targets,
+        "markdown": markdown(rows, gemm_rows),
+    }
+
+
+def markdown(rows: list[dict], gemm_rows: list[dict]) -> str:
+    g = markdown_table(
+        ["shape", "dtype", "GEMM pair ms (median [min–max])", "GFLOP/s (best)", "read X ms"],
+        [
+            [
+                r["shape"],
+                r["dtype"],
+                fmt_stats(r["gemm_pair_s"], 1e3),
+                fmt(r["gflops"]),
+                fmt(r["read_x_s"] * 1e3),
+            ]
+            for r in gemm_rows
+        ],
+    )
+    solvers = list(dict.fromkeys(r["solver"] for r in rows))
+    keyed = {(r["shape"], r["dtype"], r["loss"], r["solver"]): r for r in rows}
+    body = []
+    for shape, dtype, loss in dict.fromkeys((r["shape"], r["dtype"], r["loss"]) for r in rows):
+        gd = keyed.get((shape, dtype, loss, "gd"))
+        line = [shape, dtype, loss, fmt_stats(gd["epoch_s"], 1e3) if gd else "–"]
+        for s in solvers:
+            r = keyed.get((shape, dtype, loss, s))
+            line.append(fmt_stats(r["ratio"], digits=3) if r else "–")
+        body.append(line)
+    t = markdown_table(
+        ["shape", "dtype", "loss", "gd epoch ms", *[f"{s} ÷ roofline" for s in solvers]], body
+    )
+    return (
+        "Roofline: the two GEMMs of one full-batch epoch (S = X Wᵀ, Gᵀ X), numpy/BLAS.\n\n"
+        + g
+        + "\n\nEpoch time ÷ roofline time (median of paired per-round ratios [min–max];"
+        + " target ≤ 1.5 for gd on the large shapes).\n\n"
+        + t
+    )
