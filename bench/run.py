@@ -82,6 +82,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.cases = cases
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
+    if args.quick and args.threads is None:
+        # a smoke run: one BLAS thread keeps tiny shapes fast even on a busy machine
+        # (OpenBLAS's threads spin badly when the cores are oversubscribed)
+        args.threads = 1
     if args.repeats < 1:
         p.error("--repeats must be >= 1")
     return args
