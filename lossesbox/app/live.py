@@ -1,0 +1,161 @@
+"""Live training for the dashboard: train in a worker thread, let the page poll.
+
+Why a thread: Streamlit interrupts a running script when the user clicks a widget (say,
+Stop) by raising a ``BaseException`` inside the next ``st.*`` call. Training inside the
+script would then be torn down mid-run (DESIGN.md). Here the script only *polls* a
+:class:`TrainingJob` kept in ``st.session_state``; the job keeps going across reruns and
+page switches, Stop sets an event the trainer's callback checks after each epoch, and the
+run is finished and logged by :func:`lossesbox.experiment.run_experiment` as usual
+(a user stop is logged FINISHED with ``stop_reason=user``).
+
+The callback only appends the epoch record under a lock, so the trainer is not slowed by
+the UI; the page decides how often to redraw (see :func:`redraw_interval`).
+
+No Streamlit import here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["TrainingJob", "redraw_interval"]
+
+
+def redraw_interval(last_draw_seconds: float, *, base: float = 0.25, duty: float = 0.1) -> float:
+    """Seconds to wait before the next redraw.
+
+    At least ``base`` (≈4 updates a second), and long enough that drawing takes at most
+    ``duty`` of the wall time, so the UI thread never competes with training for more
+    than ~10% (drawing holds the GIL: chart serialization is pure Python).
+    """
+    return max(base, last_draw_seconds / duty)
+
+
+class TrainingJob:
+    """One training run in a daemon thread.
+
+    Parameters
+    ----------
+    config : lossesbox.experiment.TrainConfig
+    dataset : lossesbox.datasets.Dataset or None
+        A preloaded dataset (an uploaded CSV); ``None`` loads ``config.dataset``.
+    track, experiment : passed to ``run_experiment``.
+    runner : callable, optional
+        ``run_experiment`` by default; tests may pass a stand-in with the same signature.
+
+    Attributes read by the page: :meth:`records` (a copy of the epoch records so far),
+    ``result`` (the ``ExperimentResult`` once done), ``error_message`` (a one-line message
+    if ``run_experiment`` raised), ``done``, ``stop_requested``, ``seconds``.
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        dataset: Any = None,
+        *,
+        track: bool = True,
+        experiment: str | None = None,
+        runner: Callable[..., Any] | None = None,
+    ):
+        self.config = config
+        self.dataset = dataset
+        self.track = track
+        self.experiment = experiment
+        self._runner = runner
+        self._records: list[dict] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.error_message: str | None = None
+        self.error_traceback: str | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.last_record_at: float | None = None
+        self._thread = threading.Thread(target=self._run, name="lossesbox-train", daemon=True)
+
+    # -- control ----------------------------------------------------------------------------
+    def start(self) -> TrainingJob:
+        """Start the worker thread (once)."""
+        self.started_at = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the trainer to stop after the current epoch (the run is still logged)."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job is done (or ``timeout`` s pass); returns ``done``."""
+        return self._done.wait(timeout)
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def seconds(self) -> float:
+        if self.started_at is None:
+            return 0.0
+        end = self.finished_at if self.finished_at is not None else time.perf_counter()
+        return end - self.started_at
+
+    def records(self) -> list[dict]:
+        """A copy of the epoch records received so far."""
+        with self._lock:
+            return list(self._records)
+
+    @property
+    def n_records(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def phase(self) -> str:
+        """``"starting"`` (no epoch yet), ``"training"``, ``"finishing"`` (no new epoch for
+        a while: evaluating and logging to MLflow) or ``"done"``."""
+        if self.done:
+            return "done"
+        if self.last_record_at is None:
+            return "starting"
+        if time.perf_counter() - self.last_record_at > 0.75:
+            return "finishing"
+        return "training"
+
+    # -- worker -----------------------------------------------------------------------------
+    def _callback(self, record: dict) -> bool:
+        with self._lock:
+            self._records.append(record)
+        self.last_record_at = time.perf_counter()
+        return not self._stop.is_set()
+
+    def _run(self) -> None:
+        try:
+            runner = self._runner
+            if runner is None:
+                from ..experiment import run_experiment as runner
+            self.result = runner(
+                self.config,
+                dataset=self.dataset,
+                track=self.track,
+                experiment=self.experiment,
+                callback=self._callback,
+            )
+        except Exception as exc:  # reported to the page, never raised into Streamlit
+            self.error = exc
+            self.error_message = (
+                f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+            )
+            self.error_traceback = traceback.format_exc()
+        finally:
+            self.finished_at = time.perf_counter()
+            self._done.set()

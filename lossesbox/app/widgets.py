@@ -1,0 +1,116 @@
+"""Streamlit helpers shared by the dashboard pages (the only Streamlit module in the package).
+
+- :func:`page_setup`: page config and the common sidebar footer.
+- :func:`friendly_errors`: turn any ``Exception`` into an ``st.error`` with what to do,
+  never a traceback (Streamlit's own rerun/stop exceptions are ``BaseException`` and pass).
+- :func:`tracking_uri` / :func:`mlflow_ui_url`: where runs are stored and the MLflow UI
+  link of a run, ``<ui>/#/experiments/<experiment id>/runs/<run id>``.
+- Session keys: :data:`LAST_RESULT` (the Train page's last ``ExperimentResult``, read by the
+  Gradient signs page), :data:`TRAIN_JOB` (the running :class:`~lossesbox.app.live.TrainingJob`).
+
+Widgets that must survive page switches pass ``persist_state="session"`` (Streamlit ≥ 1.67)
+with a stable ``key``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+__all__ = [
+    "DEFAULT_TRACKING_URI",
+    "LAST_RESULT",
+    "MLFLOW_UI",
+    "TRAIN_JOB",
+    "collect_finished_job",
+    "friendly_errors",
+    "mlflow_ui_url",
+    "page_setup",
+    "tracking_uri",
+]
+
+log = logging.getLogger("lossesbox.dashboard")
+
+LAST_RESULT = "last_result"
+TRAIN_JOB = "train_job"
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+MLFLOW_UI = os.environ.get("LOSSESBOX_MLFLOW_UI", "http://127.0.0.1:5000")
+"""Base URL of ``mlflow ui`` (override with the ``LOSSESBOX_MLFLOW_UI`` variable)."""
+
+PERSIST = "session"
+
+
+def page_setup(title: str, icon: str = "📉") -> None:
+    """Set the page config (wide layout) and write the shared sidebar footer."""
+    st.set_page_config(page_title=f"{title} · lossesbox", page_icon=icon, layout="wide")
+
+
+def tracking_uri() -> str:
+    """The MLflow store runs go to: ``$MLFLOW_TRACKING_URI`` or the project default."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def mlflow_ui_base() -> str:
+    """The MLflow UI base URL: the tracking server itself when runs go to one over
+    HTTP(S), else ``$LOSSESBOX_MLFLOW_UI`` (default ``http://127.0.0.1:5000``, where
+    ``mlflow ui --backend-store-uri <store>`` serves)."""
+    uri = tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return uri.rstrip("/")
+    return os.environ.get("LOSSESBOX_MLFLOW_UI", MLFLOW_UI).rstrip("/")
+
+
+def mlflow_ui_url(experiment_id: str | None, run_id: str | None) -> str | None:
+    """Link to a run in the MLflow UI: ``<base>/#/experiments/<exp id>/runs/<run id>``."""
+    if not run_id:
+        return None
+    if experiment_id is None:
+        return f"{mlflow_ui_base()}/#/runs/{run_id}"
+    return f"{mlflow_ui_base()}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def mlflow_ui_command() -> str:
+    """The shell command that serves the current store in the MLflow UI."""
+    uri = tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return f"# runs go to the tracking server {uri}; open it in a browser"
+    return f"mlflow ui --backend-store-uri {uri} --port 5000"
+
+
+@contextmanager
+def friendly_errors(what: str, hint: str | None = None) -> Iterator[None]:
+    """Show ``Exception`` s raised inside the block as ``st.error`` and carry on.
+
+    ``ValueError`` messages are written to be read by users and are shown as they are;
+    other exceptions show their type too, and the traceback goes to the server log only.
+    Streamlit's control-flow exceptions (rerun, stop) derive from ``BaseException`` and
+    are not caught.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        st.error(f"**{what}:** {exc}" + (f"\n\n{hint}" if hint else ""))
+    except Exception as exc:
+        log.exception("%s failed", what)
+        st.error(
+            f"**{what} failed** ({type(exc).__name__}): {exc}"
+            + (f"\n\n{hint}" if hint else "\n\nDetails are in the terminal running Streamlit.")
+        )
+
+
+def collect_finished_job() -> None:
+    """Move a finished background training job's result into :data:`LAST_RESULT`.
+
+    Called at the top of the pages that read the last result, so a run that ended while
+    the user was on another page is not lost.
+    """
+    job = st.session_state.get(TRAIN_JOB)
+    if job is not None and job.done:
+        if job.result is not None:
+            st.session_state[LAST_RESULT] = job.result
+        st.session_state["last_job_error"] = job.error_message
+        del st.session_state[TRAIN_JOB]
