@@ -15,9 +15,23 @@ with their defaults (a UI builds its widgets from it). Unknown names or options 
 ``ValueError`` that lists the valid ones.
 
 Generated datasets all accept ``n_samples``, ``noise`` and ``random_state`` (an ``int``
-makes them reproducible, ``None`` draws fresh data); what ``noise`` means depends on the
-generator (see :data:`DATASETS` and each ``_make_*`` function). Every generated class has
-at least two samples, so the stratified :meth:`Dataset.split` always works.
+makes them reproducible, ``None`` draws fresh data; default 0). What ``noise`` means:
+
+=================  =======  ==============================================================
+name               default  noise is ...
+=================  =======  ==============================================================
+``blobs``          1.0      the standard deviation of each Gaussian blob (centres in
+                            [-10, 10]^D); also ``n_features=2``, ``n_classes=3``
+``moons``          0.2      the std of Gaussian jitter added to each coordinate (radius 1)
+``circles``        0.1      the same; inner radius ``factor=0.5``, outer radius 1
+``spiral``         0.05     the same; ``n_classes=3`` arms, ``turns=1.0``, radius 0.1 to 1
+``xor``            0.05     the same, added after labelling (points uniform in [-1, 1]²)
+``classification`` 0.01     the fraction of labels replaced at random (``flip_y``);
+                            ``n_features=10``, ``n_informative=5``, ``n_classes=3``
+=================  =======  ==============================================================
+
+``n_samples`` defaults to 300 (500 for ``classification``) and must give every class at
+least two samples, so that a stratified :meth:`Dataset.split` is possible.
 
 CSV files (``load_dataset("csv", path=..., target=...)`` or :func:`load_csv`) are read as
 *data only*: the bytes are checked (size limit, UTF-8 text, no binary content), the header
@@ -60,6 +74,8 @@ __all__ = [
     "infer_target_column",
     "load_csv",
     "load_dataset",
+    "make_spiral",
+    "make_xor",
     "read_csv_preview",
 ]
 
@@ -653,6 +669,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 # C0 control characters other than tab, newline, vertical tab, form feed, carriage return.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _BOM = b"\xef\xbb\xbf"
+_UNNAMED = "the file"  # label of a file-like object without a name
 
 
 def _not_text(source: str, why: str) -> ValueError:
@@ -665,6 +682,32 @@ def _check_limit(option: str, value: Any) -> int:
     return int(value)
 
 
+def _read_at_most(buffer: Any, n: int) -> bytes | str:
+    """Read until EOF or until ``n`` bytes/characters are in hand (whichever is first);
+    ``read(k)`` may return fewer than k items before the end (pipes, sockets)."""
+    chunks: list[Any] = []
+    total = 0
+    while total < n:
+        chunk = buffer.read(n - total)
+        if chunk is None:  # a non-blocking raw stream with nothing available yet
+            raise ValueError("the file-like object returned no data (non-blocking stream?)")
+        if not isinstance(chunk, (str, bytes, bytearray)):
+            raise ValueError(f"read() returned {type(chunk).__name__}; expected bytes or str")
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    if not chunks:
+        return b""
+    if isinstance(chunks[0], str):
+        if not all(isinstance(c, str) for c in chunks):
+            raise ValueError("read() mixed str and bytes")
+        return "".join(chunks)
+    if any(isinstance(c, str) for c in chunks):
+        raise ValueError("read() mixed str and bytes")
+    return b"".join(chunks)
+
+
 def _read_source(path_or_buffer: Any, max_bytes: int) -> tuple[bytes, str, str]:
     """Read at most ``max_bytes`` of a path or file-like; return (utf-8 bytes, text, label).
 
@@ -674,10 +717,14 @@ def _read_source(path_or_buffer: Any, max_bytes: int) -> tuple[bytes, str, str]:
     again (preview first, then load).
     """
     max_bytes = _check_limit("max_bytes", max_bytes)
-    limit_msg = (
-        "is larger than the size limit of {limit:,} bytes (max_bytes){size}; "
-        "use a smaller sample of the data or raise max_bytes"
-    )
+
+    def too_large(label: str, size: int | None = None) -> ValueError:
+        what = f"is {size:,} bytes, larger" if size is not None else "is larger"
+        return ValueError(
+            f"{label} {what} than the size limit of {max_bytes:,} bytes (max_bytes); "
+            "use a smaller sample of the data or raise max_bytes"
+        )
+
     if isinstance(path_or_buffer, (bytes, bytearray, memoryview)):
         raise ValueError(
             "path must be a file path or a file-like object; wrap raw CSV bytes in io.BytesIO(data)"
@@ -701,17 +748,14 @@ def _read_source(path_or_buffer: Any, max_bytes: int) -> tuple[bytes, str, str]:
         if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{raw_path} is not a regular file (a pipe or device?)")
         if st.st_size > max_bytes:
-            raise ValueError(
-                f"{label} "
-                + limit_msg.format(limit=max_bytes, size=f" (the file has {st.st_size:,})")
-            )
+            raise too_large(label, st.st_size)
         try:
             with open(p, "rb") as fh:
                 data: bytes | str = fh.read(max_bytes + 1)
         except OSError as exc:
             raise ValueError(f"cannot read CSV file {raw_path}: {exc.strerror or exc}") from None
     elif hasattr(path_or_buffer, "read"):
-        label = os.path.basename(str(getattr(path_or_buffer, "name", "") or "")) or "CSV"
+        label = os.path.basename(str(getattr(path_or_buffer, "name", "") or "")) or _UNNAMED
         pos = None
         try:
             if path_or_buffer.seekable():
@@ -719,7 +763,7 @@ def _read_source(path_or_buffer: Any, max_bytes: int) -> tuple[bytes, str, str]:
         except (AttributeError, OSError, ValueError):
             pos = None
         try:
-            data = path_or_buffer.read(max_bytes + 1)
+            data = _read_at_most(path_or_buffer, max_bytes + 1)
         except UnicodeDecodeError as exc:  # a text-mode file opened with the wrong encoding
             raise _not_text(label, f"cannot be decoded ({exc.reason})") from None
         except OSError as exc:
@@ -730,10 +774,6 @@ def _read_source(path_or_buffer: Any, max_bytes: int) -> tuple[bytes, str, str]:
                     path_or_buffer.seek(pos)
                 except (OSError, ValueError):
                     pass
-        if not isinstance(data, (str, bytes, bytearray)):
-            raise ValueError(
-                f"{label}: read() returned {type(data).__name__}; expected bytes or str"
-            )
     else:
         raise ValueError(
             "path must be a file path (str or pathlib.Path) or a file-like object with "
@@ -742,7 +782,7 @@ def _read_source(path_or_buffer: Any, max_bytes: int) -> tuple[bytes, str, str]:
 
     if isinstance(data, str):
         if len(data) > max_bytes:
-            raise ValueError(f"{label} " + limit_msg.format(limit=max_bytes, size=""))
+            raise too_large(label)
         if data.startswith("\ufeff"):
             data = data[1:]
         if "\x00" in data:
@@ -751,11 +791,13 @@ def _read_source(path_or_buffer: Any, max_bytes: int) -> tuple[bytes, str, str]:
             raw = data.encode("utf-8")
         except UnicodeEncodeError:
             raise _not_text(label, "it contains unpaired surrogate characters") from None
+        if len(raw) > max_bytes:  # multi-byte characters
+            raise too_large(label)
         text = data
     else:
         raw = bytes(data)
         if len(raw) > max_bytes:
-            raise ValueError(f"{label} " + limit_msg.format(limit=max_bytes, size=""))
+            raise too_large(label)
         for magic, kind in _SIGNATURES:
             if raw.startswith(magic):
                 raise _not_text(label, f"it looks like {kind}")
@@ -963,14 +1005,18 @@ def _label_str(value: Any) -> str:
     return str(value)
 
 
-def _to_numeric_feature(col: pd.Series, sep: str) -> pd.Series | None:
-    """The column as numbers, or None if some value is not a number."""
+def _is_numeric(dtype: Any) -> bool:
     import pandas as pd
 
-    if pd.api.types.is_bool_dtype(col):
-        return col.astype(np.float64)
-    if pd.api.types.is_numeric_dtype(col):
-        return col
+    return (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)) and not (
+        pd.api.types.is_complex_dtype(dtype)
+    )
+
+
+def _to_numeric_feature(col: pd.Series, sep: str) -> pd.Series | None:
+    """A non-numeric column as float64 numbers, or None if some value is not a number."""
+    import pandas as pd
+
     if sep == ";":  # decimal commas: "1,5" means 1.5 in semicolon-separated files
         as_str = col.astype("string").str.strip().str.replace(",", ".", regex=False)
         converted = pd.to_numeric(as_str, errors="coerce")
@@ -1075,17 +1121,21 @@ def load_csv(
         )
 
     # ---- features -> float64
-    numeric: dict[str, pd.Series] = {}
+    # numeric columns (the common case) are converted in one go, by dtype
+    frame = df[features]
+    converted: dict[str, pd.Series] = {}
     bad: list[str] = []
-    for c in features:
-        col = _to_numeric_feature(df[c], sep)
+    for c, dtype in zip(features, frame.dtypes, strict=True):
+        if _is_numeric(dtype):
+            continue
+        col = _to_numeric_feature(frame[c], sep)
         if col is None:
-            coerced = pd.to_numeric(df[c], errors="coerce")
-            offending = (coerced.isna() & df[c].notna()).to_numpy()
+            coerced = pd.to_numeric(frame[c], errors="coerce")
+            offending = (coerced.isna() & frame[c].notna()).to_numpy()
             i = int(np.flatnonzero(offending)[0]) if offending.any() else 0
-            bad.append(f"{c!r} (e.g. {str(df[c].iloc[i])!r} in data row {i + 1})")
+            bad.append(f"{c!r} (e.g. {str(frame[c].iloc[i])!r} in data row {i + 1})")
         else:
-            numeric[c] = col
+            converted[c] = col
     if bad:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise ValueError(
@@ -1093,7 +1143,9 @@ def load_csv(
             "be numbers: drop these columns (drop=[...]) or encode them as numbers "
             "(e.g. one-hot) first"
         )
-    X = np.column_stack([numeric[c].to_numpy(dtype=np.float64) for c in features])
+    if converted:
+        frame = frame.assign(**converted)
+    X = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
     finite = np.isfinite(X)
     if not finite.all():
         per_col = (~finite).sum(axis=0)
@@ -1108,7 +1160,7 @@ def load_csv(
             f"{int(bad_rows.sum())} of {len(df)} rows affected ({_rows(bad_rows)}); "
             "drop those rows or impute the values first"
         )
-    name = f"csv:{label}" if label != "CSV" else "csv"
+    name = f"csv:{label}" if label != _UNNAMED else "csv"
     options = {"file": label, "target": target, "delimiter": sep, "drop": list(drop)}
     ds = Dataset(
         X=X,

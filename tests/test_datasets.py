@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
@@ -15,9 +16,12 @@ from lossesbox.datasets import (
     GENERATED,
     Dataset,
     dataset_options,
+    infer_target_column,
+    load_csv,
     load_dataset,
     make_spiral,
     make_xor,
+    read_csv_preview,
 )
 
 # --------------------------------------------------------------------------- registry
@@ -380,3 +384,425 @@ def test_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- CSV: happy paths
+
+CSV = b"a,b,label\n1,2.5,dog\n3,4,cat\n5,6,dog\n7,8,cat\n9,10,emu\n11,12,emu\n"
+
+
+def _write(tmp_path, content: bytes | str, name: str = "data.csv"):
+    p = tmp_path / name
+    if isinstance(content, str):
+        p.write_text(content, encoding="utf-8")
+    else:
+        p.write_bytes(content)
+    return p
+
+
+def _check_small(ds: Dataset) -> None:
+    np.testing.assert_array_equal(ds.X, [[1, 2.5], [3, 4], [5, 6], [7, 8], [9, 10], [11, 12]])
+    assert ds.class_names == ["cat", "dog", "emu"]  # sorted, not in order of appearance
+    np.testing.assert_array_equal(ds.y, [1, 0, 1, 0, 2, 2])
+    assert ds.feature_names == ["a", "b"]
+    assert ds.X.dtype == np.float64 and ds.y.dtype == np.int64
+
+
+def test_csv_from_path_str_and_pathlib(tmp_path):
+    p = _write(tmp_path, CSV)
+    for path in (p, str(p)):
+        ds = load_dataset("csv", path=path, target="label")
+        _check_small(ds)
+        assert ds.name == "csv:data.csv"
+        assert ds.description == (
+            "csv:data.csv (target 'label'): 6 samples, 2 features, 3 classes "
+            "(class balance: balanced, 2 per class)."
+        )
+        # no absolute path in what gets logged
+        assert ds.options == {"file": "data.csv", "target": "label", "delimiter": ",", "drop": []}
+        assert str(tmp_path) not in repr(ds.summary())
+
+
+def test_csv_from_bytes_and_text_buffers(tmp_path):
+    _check_small(load_csv(io.BytesIO(CSV), target="label"))
+    _check_small(load_csv(io.StringIO(CSV.decode()), target="label"))
+    p = _write(tmp_path, CSV)
+    with open(p, "rb") as fb:
+        ds = load_csv(fb, target="label")
+    _check_small(ds)
+    assert ds.name == "csv:data.csv"  # file objects keep their name
+    with open(p, encoding="utf-8") as ft:
+        _check_small(load_csv(ft, target="label"))
+
+
+def test_csv_uploaded_file_like_has_its_name():
+    class Uploaded(io.BytesIO):  # what Streamlit's file_uploader returns
+        name = "flowers.csv"
+
+    ds = load_csv(Uploaded(CSV))
+    assert ds.name == "csv:flowers.csv"
+    buf = io.BytesIO(CSV)
+    assert load_csv(buf).name == "csv"
+
+
+def test_csv_roundtrip_iris_matches_scikit_learn(tmp_path):
+    iris = skd.load_iris(as_frame=True)
+    frame = iris.frame.copy()
+    frame["species"] = np.asarray(iris.target_names)[iris.target]
+    frame = frame.drop(columns="target")
+    p = tmp_path / "iris.csv"
+    frame.to_csv(p, index=False)
+    ds = load_csv(p, target="species")
+    np.testing.assert_array_equal(ds.X, iris.data.to_numpy())
+    assert ds.class_names == ["setosa", "versicolor", "virginica"]
+    np.testing.assert_array_equal(ds.y, iris.target.to_numpy())
+    assert ds.feature_names == list(iris.feature_names)
+    _, X_te, _, y_te = ds.split()
+    assert X_te.shape == (38, 4) and sorted(np.bincount(y_te).tolist()) == [12, 13, 13]
+
+
+def test_csv_numeric_labels_sort_numerically():
+    text = "x,y\n1,10\n2,2\n3,1\n4,10\n5,2\n6,1\n"
+    ds = load_csv(io.StringIO(text), target="y")
+    assert ds.class_names == ["1", "2", "10"]
+    np.testing.assert_array_equal(ds.y, [2, 1, 0, 2, 1, 0])
+    floats = load_csv(io.StringIO("x,y\n1,0.5\n2,1.5\n3,0.5\n4,1.5\n"), target="y")
+    assert floats.class_names == ["0.5", "1.5"]
+
+
+def test_csv_semicolon_tab_and_explicit_delimiter():
+    semi = "a;b;label\n1,5;2;dog\n3;4,25;cat\n5;6;dog\n7;8;cat\n"
+    ds = load_csv(io.StringIO(semi))
+    assert ds.options["delimiter"] == ";"
+    np.testing.assert_array_equal(ds.X, [[1.5, 2], [3, 4.25], [5, 6], [7, 8]])  # decimal commas
+    assert ds.class_names == ["cat", "dog"]
+    tab = "a\tb\tlabel\n1\t2\t0\n3\t4\t1\n5\t6\t0\n7\t8\t1\n"
+    ds = load_csv(io.StringIO(tab))
+    assert ds.options["delimiter"] == "\t" and ds.X.shape == (4, 2)
+    pipe = "a|b|label\n1|2|0\n3|4|1\n5|6|0\n7|8|1\n"
+    ds = load_csv(io.StringIO(pipe), delimiter="|")
+    np.testing.assert_array_equal(ds.X[:, 1], [2, 4, 6, 8])
+
+
+def test_csv_comma_wins_over_quoted_semicolons():
+    text = 'a,b,label\n1,2,"x;y"\n3,4,z\n5,6,"x;y"\n7,8,z\n'
+    ds = load_csv(io.StringIO(text))
+    assert ds.options["delimiter"] == "," and ds.class_names == ["x;y", "z"]
+
+
+def test_csv_bom_crlf_quotes_spaces_bools():
+    text = (
+        b'\xef\xbb\xbf"a", b ,flag,label\r\n'
+        b'1, 2 ,True,"red, dark"\r\n3,4,False,blue\r\n5, 6,True,"red, dark"\r\n7,8,False,blue\r\n'
+    )
+    ds = load_csv(io.BytesIO(text))
+    assert ds.feature_names == ["a", "b", "flag"]
+    np.testing.assert_array_equal(ds.X, [[1, 2, 1], [3, 4, 0], [5, 6, 1], [7, 8, 0]])
+    assert ds.class_names == ["blue", "red, dark"]
+
+
+def test_csv_default_target_and_drop():
+    text = "id,label,f1,f2\n1,a,0.1,1\n2,b,0.2,2\n3,a,0.3,3\n4,b,0.4,4\n"
+    ds = load_csv(io.StringIO(text), drop=["id"])  # target inferred: the column named label
+    assert ds.options["target"] == "label"
+    assert ds.feature_names == ["f1", "f2"]
+    ds = load_csv(io.StringIO("f1,f2,kind\n1,2,a\n3,4,b\n5,6,a\n7,8,b\n"))
+    assert ds.options["target"] == "kind"  # else the last column
+
+
+def test_infer_target_column():
+    import pandas as pd
+
+    assert infer_target_column(pd.DataFrame(columns=["a", "b", "c"])) == "c"
+    assert infer_target_column(["Class", "x", "y"]) == "Class"
+    assert infer_target_column(["x", "y", "label", "target"]) == "target"
+    assert infer_target_column(["x", "y", "color"]) == "color"  # a feature 'y' is not a target
+    with pytest.raises(ValueError, match="no columns"):
+        infer_target_column([])
+
+
+def test_preview_rows_and_rewinds_the_buffer():
+    buf = io.BytesIO(CSV)
+    head = read_csv_preview(buf, n=2)
+    assert head.columns.tolist() == ["a", "b", "label"]
+    assert head.to_numpy().tolist() == [[1, 2.5, "dog"], [3, 4.0, "cat"]]
+    assert buf.tell() == 0  # the same upload can be loaded next
+    _check_small(load_csv(buf, target="label"))
+    # a preview does not judge the values: non-numeric and NaN columns are shown
+    messy = read_csv_preview(io.StringIO("a,b,c\nx,,1\ny,2,2\n"))
+    assert messy.shape == (2, 3)
+
+
+def test_preview_applies_the_file_checks(tmp_path):
+    with pytest.raises(ValueError, match="not a UTF-8 text CSV"):
+        read_csv_preview(io.BytesIO(b"\x00\x01\x02binary"))
+    with pytest.raises(ValueError, match="larger than the size limit of 10 bytes"):
+        read_csv_preview(io.BytesIO(CSV), max_bytes=10)
+    with pytest.raises(ValueError, match="duplicated column names: 'a'"):
+        read_csv_preview(io.StringIO("a,a\n1,2\n"))
+    with pytest.raises(ValueError, match="is empty"):
+        read_csv_preview(_write(tmp_path, b""))
+
+
+def test_csv_dataset_splits_stratified():
+    rows = "\n".join(f"{i},{i % 3}" for i in range(40))
+    ds = load_csv(io.StringIO("x,label\n" + rows + "\n"))
+    _, _, y_tr, y_te = ds.split(test_size=0.25)
+    assert np.bincount(ds.y).tolist() == [14, 13, 13] and len(y_te) == 10
+    assert np.all(np.abs(np.bincount(y_te) - np.array([14, 13, 13]) * 10 / 40) <= 1)
+    assert (np.bincount(y_tr) + np.bincount(y_te)).tolist() == [14, 13, 13]
+
+
+# --------------------------------------------------------------------------- CSV: bad input
+
+
+@pytest.mark.parametrize(
+    ("content", "target", "match"),
+    [
+        (b"", None, r"the file is empty; a CSV needs a header line"),
+        (b"  \n\n \n", None, r"the file is empty"),
+        (b"a,b,label\n", None, r"has a header but no data rows"),
+        (b"a,b,label\n1,2,x\n", None, r"has only 1 data row"),
+        (b"a,b\n1,2\n3,4\n", "species", r"target column 'species' not found .*: 'a', 'b'"),
+        (b"a,b,label\n1,2,x\n3,4,x\n5,6,x\n", None, r"only one class \('x'\)"),
+        (
+            b"a,label\n1,x\n2,x\n3,y\n",
+            None,
+            r"1 class\(es\) have only 1 row \('y'\); every class needs at least 2 rows",
+        ),
+        (b"a,label\n1,0.5\n2,0.7\n3,0.9\n4,1.1\n", None, r"looks continuous"),
+        (b"label,a\nu1,1\nu2,2\nu3,3\nu1,4\n", "label", r"is 'label' an ID column"),
+        (
+            b"a,color,city,label\n1,red,NY,x\n3,blue,LA,y\n1,red,NY,x\n3,blue,LA,y\n",
+            None,
+            r"2 non-numeric feature column\(s\) in the file: 'color' \(e\.g\. 'red' in data "
+            r"row 1\), 'city' .*drop these columns .*or encode them",
+        ),
+        (
+            b"a,b,label\n1,2,x\n3,?,y\n1,2,x\n3,4,y\n",  # mostly numbers, one stray string
+            None,
+            r"non-numeric feature column\(s\) in the file: 'b' \(e\.g\. '\?' in data row 2\)",
+        ),
+        (
+            b"a,b,label\n1,,x\n3,4,y\n1,2,x\nnan,4,y\n",
+            None,
+            r"missing or infinite values \(NaN/inf\) in feature column\(s\) 'a' \(1 row\), "
+            r"'b' \(1 row\): 2 of 4 rows affected \(data rows 1, 4\); drop those rows or impute",
+        ),
+        (b"a,b,label\n1,inf,x\n3,-inf,y\n1,2,x\n3,4,y\n", None, r"'b' \(2 rows\)"),
+        (b"a,b,label\n1,1e999,x\n3,4,y\n1,2,x\n3,4,y\n", None, r"NaN/inf.*'b' \(1 row\)"),
+        (
+            b"a,b,label\n1,2,\n3,4,y\n1,2,x\n3,4,y\n",
+            None,
+            r"target column 'label' has 1 missing value\(s\) \(data row 1\)",
+        ),
+        (b"a,b,a,label\n1,2,3,x\n3,4,5,y\n", None, r"duplicated column names: 'a'"),
+        (b" a ,a,label\n1,2,x\n3,4,y\n", None, r"duplicated column names: 'a'"),
+        (b",a,label\n0,1,x\n1,2,y\n", None, r"column\(s\) 1 have an empty header name"),
+        (b"label\nx\ny\nx\ny\n", None, r"no feature columns besides the target 'label'"),
+        (b"a,b,label\n1,2,x\n3,4,y\n5,6,x,9\n", None, r"Expected 3 fields in line 4, saw 4"),
+        (b"a,b,label\n1,2,x,9\n3,4,y\n", None, r"a data row has more fields than the header"),
+        (
+            "a,b,label\n1,2,caf\xe9\n".encode("latin-1"),
+            None,
+            r"not a UTF-8 text CSV: invalid byte 0xe9",
+        ),
+        ("a,b,label\n1,2,x\n".encode("utf-16"), None, r"not a UTF-8 text CSV: .*UTF-16"),
+        (b"a,b,label\n1,2,\x01\n", None, r"not a UTF-8 text CSV: .*control character U\+0001"),
+        (b"a,b\x00,label\n", None, r"not a UTF-8 text CSV: it contains NUL bytes"),
+        (b"PK\x03\x04\x14\x00\x06\x00", None, r"not a UTF-8 text CSV: .*\.xlsx"),
+        (b"%PDF-1.7\n", None, r"not a UTF-8 text CSV: it looks like a PDF"),
+    ],
+)
+def test_bad_csv_raises_specific_error(content, target, match):
+    with pytest.raises(ValueError, match=match):
+        load_csv(io.BytesIO(content), target=target)
+
+
+def test_bad_csv_from_path_names_the_file(tmp_path):
+    p = _write(tmp_path, b"a,b\n1,2\n3,4\n", name="points.csv")
+    with pytest.raises(ValueError, match=r"target column 'y' not found in points\.csv"):
+        load_csv(p, target="y")
+    with pytest.raises(ValueError, match=r"points\.csv is empty"):
+        load_csv(_write(tmp_path, b"", name="points.csv"))
+
+
+def test_random_binary_and_gzip_are_rejected(tmp_path):
+    import gzip
+
+    rng = np.random.default_rng(0)
+    blob = rng.integers(0, 256, size=4096, dtype=np.uint8).tobytes()
+    with pytest.raises(ValueError, match="not a UTF-8 text CSV"):
+        load_csv(_write(tmp_path, blob, "noise.csv"))
+    # compressed data is never decompressed (no zip/gzip bombs), whatever the extension
+    packed = gzip.compress(CSV * 1000)
+    with pytest.raises(ValueError, match="not a UTF-8 text CSV: it looks like a gzip"):
+        load_csv(_write(tmp_path, packed, "data.csv.gz"))
+
+
+def test_pickle_is_never_loaded(tmp_path):
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    payload = pickle.dumps(Evil(), protocol=4)
+    for loader in (load_csv, read_csv_preview):
+        with pytest.raises(ValueError, match="not a UTF-8 text CSV: it looks like a Python pickle"):
+            loader(io.BytesIO(payload))
+    assert not marker.exists()
+
+
+def test_string_formulas_stay_strings():
+    # spreadsheet formulas and Python expressions are data, never evaluated
+    text = "a,label\n=1+1,x\n__import__('os'),y\n=2+2,x\n3,y\n"
+    with pytest.raises(ValueError, match=r"non-numeric feature column\(s\) in the file: 'a'"):
+        load_csv(io.StringIO(text))
+    ds = load_csv(io.StringIO("a,label\n1,=1+1\n2,__import__('os')\n3,=1+1\n4,__import__('os')\n"))
+    assert ds.class_names == ["=1+1", "__import__('os')"]
+
+
+def test_size_limit_on_buffers_without_allocating_much():
+    with pytest.raises(ValueError, match=r"the file is larger than the size limit of 64 bytes"):
+        load_csv(io.BytesIO(CSV * 2), max_bytes=64)
+    with pytest.raises(ValueError, match=r"larger than the size limit of 64 bytes"):
+        load_csv(io.StringIO(CSV.decode() * 2), max_bytes=64)
+    # 30 characters but 60 bytes in UTF-8: the limit is in bytes
+    with pytest.raises(ValueError, match=r"larger than the size limit of 40 bytes"):
+        load_csv(io.StringIO("é" * 30), max_bytes=40)
+    assert load_csv(io.BytesIO(CSV), max_bytes=len(CSV)).n_samples == 6  # exactly at the limit
+
+
+def test_size_limit_on_a_huge_sparse_file_is_checked_before_reading(tmp_path, monkeypatch):
+    import lossesbox.datasets as datasets
+
+    p = tmp_path / "huge.csv"
+    with open(p, "wb") as f:
+        f.truncate(10**12)  # 1 TB, sparse: no disk or memory used
+
+    def no_open(*args, **kwargs):
+        raise AssertionError("the file must not be opened")
+
+    monkeypatch.setattr(datasets, "open", no_open, raising=False)
+    with pytest.raises(
+        ValueError, match=r"huge\.csv is 1,000,000,000,000 bytes, larger than the size limit"
+    ):
+        load_csv(p)
+    with pytest.raises(ValueError, match=r"larger than the size limit"):
+        read_csv_preview(p)
+
+
+def test_endless_stream_is_read_only_up_to_the_limit():
+    class Bomb(io.RawIOBase):
+        """An endless CSV: a header, then rows forever, served in small chunks."""
+
+        def __init__(self):
+            self.served = 0
+
+        def readable(self):
+            return True
+
+        def read(self, n=-1):
+            k = min(n, 4096) if n and n > 0 else 4096
+            self.served += k
+            return (b"a,b,label\n" if self.served == k else b"") + b"1" * k
+
+    bomb = Bomb()
+    with pytest.raises(ValueError, match=r"larger than the size limit of 100,000 bytes"):
+        load_csv(bomb, max_bytes=100_000)
+    assert bomb.served <= 100_001 + 4096
+
+
+def test_many_columns_fail_fast_before_parsing(monkeypatch):
+    import pandas as pd
+
+    header = ",".join(f"c{i}" for i in range(100_000)).encode()
+    row = b",".join([b"1"] * 100_000)
+    content = header + b"\n" + row + b"\n" + row + b"\n"
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("pandas must not parse a file over the column limit")
+
+    monkeypatch.setattr(pd, "read_csv", no_parse)
+    with pytest.raises(
+        ValueError, match=r"has 100,000 columns, more than the limit of 10,000 \(max_columns\)"
+    ):
+        load_csv(io.BytesIO(content))
+    with pytest.raises(ValueError, match=r"has 100,000 columns"):
+        read_csv_preview(io.BytesIO(content))
+    with pytest.raises(ValueError, match=r"has 3 columns, more than the limit of 2"):
+        load_csv(io.BytesIO(CSV), max_columns=2)
+
+
+@pytest.mark.parametrize(
+    ("path", "match"),
+    [
+        (b"a,b\n1,2\n", r"wrap raw CSV bytes in io\.BytesIO"),
+        (42, r"got int"),
+        ("", r"path is empty"),
+    ],
+)
+def test_bad_path_arguments(path, match):
+    with pytest.raises(ValueError, match=match):
+        load_csv(path)
+
+
+def test_missing_file_directory_and_fifo(tmp_path):
+    import os
+
+    with pytest.raises(ValueError, match=r"CSV file not found: .*nope\.csv"):
+        load_csv(tmp_path / "nope.csv")
+    with pytest.raises(ValueError, match=r"is a directory, not a CSV file"):
+        load_csv(tmp_path)
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "pipe.csv"
+        os.mkfifo(fifo)
+        with pytest.raises(ValueError, match=r"is not a regular file"):
+            load_csv(fifo)  # opening a FIFO would block forever
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"max_bytes": 0}, r"max_bytes must be a positive integer; got 0"),
+        ({"max_columns": 2.5}, r"max_columns must be a positive integer"),
+        ({"delimiter": ",,"}, r"delimiter must be one character"),
+        ({"drop": ["nope"]}, r"drop: column\(s\) 'nope' not found"),
+        ({"drop": ["label"]}, r"the target column 'label' cannot be dropped"),
+        ({"drop": ["a", "b"]}, r"no feature columns besides the target 'label'"),
+    ],
+)
+def test_bad_csv_options(options, match):
+    with pytest.raises(ValueError, match=match):
+        load_csv(io.BytesIO(CSV), **options)
+
+
+def test_load_dataset_csv_option_checks():
+    with pytest.raises(ValueError, match=r"needs path=<CSV file path or file-like object>"):
+        load_dataset("csv", target="y")
+    with pytest.raises(ValueError, match=r"unknown option\(s\) for dataset 'csv': sep; valid"):
+        load_dataset("csv", path=io.BytesIO(CSV), sep=";")
+
+
+def test_csv_fuzz_never_raises_anything_but_value_error():
+    """Random bytes and random CSV-ish text: a Dataset or a ValueError, nothing else."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    alphabet = st.sampled_from(list("ab,;\t\n\r\"' 0123456789.-eEinfNA?é\x00"))
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.one_of(st.binary(max_size=300), st.text(alphabet, max_size=300)))
+    def check(content):
+        buf = io.BytesIO(content) if isinstance(content, bytes) else io.StringIO(content)
+        try:
+            ds = load_csv(buf, max_bytes=250)
+        except ValueError:
+            return
+        assert ds.X.ndim == 2 and np.isfinite(ds.X).all()
+        assert ds.n_classes >= 2 and np.bincount(ds.y).min() >= 2
+
+    check()
