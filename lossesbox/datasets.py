@@ -85,8 +85,9 @@ MAX_BYTES = 50_000_000
 MAX_COLUMNS = 10_000
 #: Generated datasets: at most this many samples ...
 MAX_GENERATED_SAMPLES = 1_000_000
-#: ... and at most this many values (n_samples * n_features), i.e. 160 MB of float64.
-MAX_GENERATED_VALUES = 20_000_000
+#: ... and at most this many values (n_samples * n_features): 480 MB of float64, enough for
+#: an MNIST-sized 70000 x 784 problem.
+MAX_GENERATED_VALUES = 60_000_000
 
 
 # --------------------------------------------------------------------------- Dataset
