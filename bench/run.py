@@ -231,6 +231,9 @@ def render(meta: dict, results: dict[str, dict]) -> str:
     if targets:
         lines.append("### Targets")
         lines.append("")
+        if meta.get("quick"):
+            lines.append("*Quick run: tiny shapes and one thread; the targets apply to full runs.*")
+            lines.append("")
         lines.append(
             markdown_table(
                 ["target", "measured", "met", "detail"],
