@@ -144,9 +144,10 @@ def run(ctx: Context) -> dict:
         x_path, y_path = Path(tmp) / "X.npy", Path(tmp) / "y.npy"
         np.save(x_path, np.ascontiguousarray(prob.X, dtype=np.float64))
         np.save(y_path, prob.y)
-        per: dict[str, list[dict]] = {label: [] for label, _ in CONFIGS}
+        configs = CONFIGS[:2] if ctx.quick else CONFIGS
+        per: dict[str, list[dict]] = {label: [] for label, _ in configs}
         for _ in range(ctx.repeats):
-            for label, params in CONFIGS:
+            for label, params in configs:
                 full = {
                     "loss": "cross_entropy",
                     "max_epochs": epochs,
@@ -157,7 +158,7 @@ def run(ctx: Context) -> dict:
                 }
                 per[label].append(measure(x_path, y_path, full))
             ctx.log(f"  memory round done ({prob.label})")
-    for label, _ in CONFIGS:
+    for label, _ in configs:
         ms = per[label]
         xb = ms[0]["x_bytes"]
         rows.append(

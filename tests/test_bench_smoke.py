@@ -1,0 +1,88 @@
+"""Smoke test of the benchmark harness (``python -m bench --quick``) on tiny shapes.
+
+Benchmarks are never timed assertions: this only keeps ``bench/`` from rotting and checks
+that its references really solve the same problem as the trainer (the objectives agree),
+and that the memory probe measures a known allocation correctly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from bench import memory
+from bench.run import main
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def test_quick_run_writes_json_and_markdown(tmp_path, capsys):
+    out = tmp_path / "latest.json"
+    code = main(
+        [
+            "--quick", "--cases", "roofline,sklearn,torch,memory", "--shapes", "digits",
+            "--losses", "cross_entropy,mse", "--dtypes", "float64", "--out", str(out), "-q",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "### roofline" in printed and "### Targets" in printed
+    data = json.loads(out.read_text())
+    cases = data["cases"]
+    assert data["meta"]["quick"] is True and data["meta"]["threads"] == 1
+
+    roof = cases["roofline"]
+    assert roof["status"] == "ok"
+    assert {(r["loss"], r["solver"]) for r in roof["rows"]} == {
+        (loss, s) for loss in ("cross_entropy", "mse") for s in ("gd", "sgd b=256", "sgd b=1024")
+    }
+    for r in roof["rows"]:
+        assert r["epoch_s"]["median"] > 0 and r["ratio"]["median"] > 0
+        assert r["n_iter"] == [6]  # tol=0 runs exactly max_epochs
+    assert roof["gemm"][0]["gflops"] > 0.1
+
+    # scikit-learn: both reach the same optimum; the scipy hook records sklearn's own J
+    sk = cases["sklearn"]
+    assert sk["status"] == "ok"
+    for r in sk["rows"]:
+        f = r["final_objective"]
+        assert abs(f["ours"] - f["sklearn"]) <= 1e-6 * f["sklearn"], r["comparison"]
+        assert r["ours_s"]["median"] > 0 and r["ref_s"]["median"] > 0
+    logreg = next(r for r in sk["rows"] if "LogisticRegression" in r["comparison"])
+    assert logreg["sklearn_trace_matches_objective"] < 1e-10
+
+    # PyTorch reference: full-batch gd from zeros reaches the same objective as ours
+    if HAS_TORCH:
+        assert cases["torch"]["status"] == "ok"
+        gd = [r for r in cases["torch"]["rows"] if r["solver"] == "gd"]
+        assert len(gd) == 2
+        for r in gd:
+            assert r["objective_rel_diff"] < 1e-10, r["loss"]
+    else:
+        assert cases["torch"]["status"] == "skipped"
+
+    # memory: float32 training adds about one float32 copy of X (0.5 x the float64 X)
+    mem = {r["config"]: r for r in cases["memory"]["rows"]}
+    assert cases["memory"]["status"] == "ok"
+    assert 0.3 < mem["gd float32"]["ratio"]["median"] < 1.5
+    assert mem["gd float64"]["ratio"]["median"] < mem["gd float32"]["ratio"]["median"]
+
+
+def test_high_water_mark_sees_a_known_allocation():
+    if not memory._reset_high_water_mark():
+        pytest.skip("no /proc/self/clear_refs here")
+    before = memory._status_kb("VmRSS")
+    a = np.ones(40 * 2**20 // 8)  # 40 MiB, touched, then freed
+    del a
+    peak = memory._status_kb("VmHWM")
+    assert 38 * 1024 < peak - before < 48 * 1024
+
+
+def test_unknown_case_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--cases", "roofline,nope"])
+    assert exc.value.code == 2
+    assert "nope" in capsys.readouterr().err
