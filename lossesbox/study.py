@@ -66,11 +66,13 @@ __all__ = [
     "aggregate_per_class",
     "epoch_curves",
     "epochs_to_fraction",
+    "headline_table",
     "list_studies",
     "load_report",
     "load_study",
     "run",
     "run_study",
+    "stop_notes",
     "write_report",
 ]
 
@@ -971,7 +973,7 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _stop_notes(runs: pd.DataFrame) -> list[str]:
+def stop_notes(runs: pd.DataFrame) -> list[str]:
     """One line per cell whose runs did not all stop the same ordinary way."""
     notes = []
     for (dataset, lam, loss), group in runs.groupby(_group_keys(), sort=False):
@@ -1099,7 +1101,7 @@ def _markdown(result: StudyResult, chart_files: dict[str, str]) -> str:
         _markdown_table(headline_table(result.summary)),
         "",
     ]
-    notes = _stop_notes(result.runs)
+    notes = stop_notes(result.runs)
     if notes:
         lines += ["### How the runs stopped", "", *notes, ""]
     lines += ["## Per class: wrong-way share at the end (mean over repeats)", ""]
@@ -1171,7 +1173,7 @@ def _html(result: StudyResult, charts: dict[str, Any], markdown_intro: str) -> s
             "for a report that works offline.</em></p>"
         )
     parts += ["<h2>Results</h2>", headline_table(result.summary).to_html(index=False)]
-    notes = _stop_notes(result.runs)
+    notes = stop_notes(result.runs)
     if notes:
         parts += ["<h3>How the runs stopped</h3><ul>"]
         parts += [f"<li>{html.escape(n[2:])}</li>" for n in notes]

@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -390,3 +391,64 @@ def test_parallel_jobs_give_the_same_numbers(tmp_path):
     parallel = study.run_study(config, track=False, out=tmp_path / "b", jobs=2)
     cols = ["dataset", "loss", "repeat", "test_accuracy", "wrong_way_final", "epochs"]
     pd.testing.assert_frame_equal(serial.runs[cols], parallel.runs[cols])
+
+
+# ------------------------------------------------------------------ dashboard page
+
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Study.py")
+
+
+def _page():
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(PAGE, default_timeout=180)
+
+
+def test_study_page_with_an_empty_store_says_how_to_start():
+    at = _page().run()
+    assert not at.exception
+    assert any("No study in the MLflow store yet" in i.value for i in at.info)
+    assert [b.label for b in at.get("form_submit_button")] == ["Run study"]
+    assert not at.dataframe  # nothing to show yet
+
+
+@pytest.mark.slow
+def test_study_page_shows_a_finished_study(tiny, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny["uri"])
+    at = _page().run()
+    assert not at.exception, at.exception
+    result = tiny["result"]
+    assert at.selectbox(key="st_study").value == result.run_id
+    table = at.dataframe[0].value
+    assert list(table["loss"]) == list(result.summary["loss"])
+    assert table.loc[table["loss"] == "exp_mse", "wrong-way, end"].eq("0.000 ± 0.000").all()
+    assert [m.label for m in at.metric][:2] == ["Training runs", "Failed (diverged or error)"]
+    assert at.metric[0].value == "12" and at.metric[1].value == "0"
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert len(specs) >= 5
+    assert "sklearn_logreg" in json.dumps(specs[0])
+    assert TINY.command() in at.code[0].value
+
+
+@pytest.mark.slow
+def test_study_page_launches_a_small_study():
+    from lossesbox import tracking
+
+    at = _page().run()
+    at.multiselect(key="st_datasets").set_value(["iris"])
+    at.multiselect(key="st_losses").set_value(["mse", "exp_mse"])
+    at.number_input(key="st_repeats").set_value(1)
+    at.number_input(key="st_epochs").set_value(20)
+    at.get("form_submit_button")[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("finished" in s.value for s in at.success)
+    studies = study.list_studies()
+    assert len(studies) == 1 and studies["status"].iloc[0] == "FINISHED"
+    children = tracking.list_runs(parent_run_id=studies["run_id"].iloc[0])
+    assert len(children) == 3  # mse, exp_mse and the reference, one repeat
+    assert at.selectbox(key="st_study").value == studies["run_id"].iloc[0]
+    table = at.dataframe[0].value
+    assert list(table["loss"]) == ["mse", "exp_mse", REFERENCE]
