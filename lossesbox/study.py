@@ -61,6 +61,7 @@ __all__ = [
     "REFERENCE",
     "StudyConfig",
     "StudyResult",
+    "add_arguments",
     "add_parser",
     "aggregate",
     "aggregate_per_class",
@@ -746,14 +747,17 @@ def run_study(
     out: str | os.PathLike | None = None,
     jobs: int = 1,
     backend: str = "loky",
+    scheduler: str | None = None,
+    address: str | None = None,
     progress: Callable[[int, int, dict[str, Any]], None] | None = None,
 ) -> StudyResult:
     """Run the study grid, aggregate it, write the report to ``out`` and log everything.
 
     ``progress(done, total, row)`` is called after each training run (and reference fit)
-    with that run's row. ``jobs > 1`` runs the grid with joblib (``backend`` ``"loky"``
-    processes by default). Returns the :class:`StudyResult`; ``result.files`` maps report
-    parts to their paths.
+    with that run's row. ``jobs != 1`` runs the grid with joblib: ``backend`` ``"loky"``
+    (local processes, default), ``"dask"`` or ``"ray"`` with ``scheduler``/``address``, set
+    up by :func:`lossesbox.sweep.parallel_backend`. Returns the :class:`StudyResult`;
+    ``result.files`` maps report parts to their paths.
     """
     import pandas as pd
 
@@ -811,7 +815,14 @@ def run_study(
             }
     try:
         outputs = _execute(
-            tasks, references, config, datasets, tracking, jobs, backend, progress, total
+            tasks,
+            references,
+            config,
+            datasets,
+            tracking,
+            progress,
+            total,
+            parallel={"jobs": jobs, "backend": backend, "scheduler": scheduler, "address": address},
         )
         runs = _ordered(pd.DataFrame([o.row for o in outputs]), config)
         per_class = _ordered(pd.DataFrame([p for o in outputs for p in o.per_class]), config)
@@ -853,24 +864,31 @@ def _folder_contents(folder: Path) -> dict[str, bytes]:
     }
 
 
-def _execute(tasks, references, config, datasets, tracking, jobs, backend, progress, total):
-    """Run every task (and reference fit), in order, calling ``progress`` as they finish."""
+def _execute(tasks, references, config, datasets, tracking, progress, total, parallel):
+    """Run every task (and reference fit), calling ``progress`` as each finishes."""
     calls = [(_run_task, (t, config, datasets[t.dataset], tracking)) for t in tasks]
     calls += [
         (_run_reference, (d, lam, r, s, config, datasets[d], tracking))
         for d, lam, r, s in references
     ]
     outputs: list[_Output] = []
-    if jobs == 1:
+    if parallel["jobs"] == 1 and parallel["backend"] == "loky":
         for fn, args in calls:
             outputs.append(fn(*args))
             if progress is not None:
                 progress(len(outputs), total, outputs[-1].row)
         return outputs
-    from joblib import Parallel, delayed, parallel_config
+    from joblib import Parallel, delayed
 
-    with parallel_config(backend=backend, n_jobs=jobs):
-        for output in Parallel(return_as="generator_unordered")(
+    from .sweep import parallel_backend
+
+    with parallel_backend(
+        parallel["backend"],
+        parallel["jobs"],
+        scheduler=parallel["scheduler"],
+        address=parallel["address"],
+    ) as n_jobs:
+        for output in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
             delayed(fn)(*args) for fn, args in calls
         ):
             outputs.append(output)
@@ -1320,6 +1338,155 @@ def load_study(run_id: str, *, tracking_uri: str | None = None) -> StudyResult:
 # ------------------------------------------------------------------------ command line
 
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the ``study`` options to ``p`` (``lossesbox.cli`` creates the subparser)."""
+    d = StudyConfig.__dataclass_fields__
+    g = p.add_argument_group("grid")
+    g.add_argument(
+        "--dataset",
+        "--datasets",
+        dest="datasets",
+        default=",".join(DEFAULT_DATASETS),
+        metavar="NAMES",
+        help="comma list of datasets (default: %(default)s); 'csv' with --csv/--target",
+    )
+    g.add_argument(
+        "--loss",
+        "--losses",
+        dest="losses",
+        default="all",
+        metavar="NAMES",
+        help="comma list of losses, or 'all' = every registered loss (default: all)",
+    )
+    g.add_argument(
+        "--lam",
+        "--lams",
+        dest="lams",
+        default="1e-3",
+        metavar="λ",
+        help="comma list of λ ≥ 0, mean convention (default: %(default)s)",
+    )
+    g.add_argument(
+        "--repeats",
+        type=int,
+        default=d["repeats"].default,
+        metavar="N",
+        help="seeded stratified splits per cell (default: %(default)s)",
+    )
+    g.add_argument(
+        "--seed",
+        "--seeds",
+        dest="seed",
+        type=int,
+        default=d["seed"].default,
+        metavar="N",
+        help="first seed; repeat r uses seed + r for split, init and shuffling "
+        "(default: %(default)s)",
+    )
+    g.add_argument(
+        "--csv", dest="csv_path", default=None, metavar="FILE", help="CSV file (dataset 'csv')"
+    )
+    g.add_argument("--target", default=None, metavar="COL", help="label column of --csv")
+    g.add_argument(
+        "--test-size",
+        type=float,
+        default=d["test_size"].default,
+        metavar="F",
+        help="test fraction of each split (default: %(default)s, DESIGN.md's reference split)",
+    )
+    g.add_argument(
+        "--no-standardize", dest="standardize", action="store_false", help="raw features"
+    )
+    g.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="skip the scikit-learn LogisticRegression reference row",
+    )
+    g = p.add_argument_group("solver budget (the same for every loss)")
+    g.add_argument(
+        "--solver",
+        choices=SOLVERS,
+        default=d["solver"].default,
+        help="(default: %(default)s)",
+    )
+    g.add_argument(
+        "--lr",
+        "--learning-rate",
+        dest="learning_rate",
+        type=float,
+        default=d["learning_rate"].default,
+        metavar="η",
+        help="step size of gd/momentum/sgd/adam (default: %(default)s)",
+    )
+    g.add_argument(
+        "--epochs",
+        dest="max_epochs",
+        type=int,
+        default=d["max_epochs"].default,
+        metavar="N",
+        help="maximum epochs (lbfgs: iterations) per run (default: %(default)s)",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=int,
+        default=d["batch_size"].default,
+        metavar="N",
+        help="mini-batch size of sgd/adam (default: %(default)s)",
+    )
+    g.add_argument(
+        "--tol",
+        type=float,
+        default=d["tol"].default,
+        metavar="T",
+        help="stopping tolerance (lbfgs: ftol and gtol) (default: %(default)s)",
+    )
+    g.add_argument(
+        "--init",
+        choices=("zeros", "normal"),
+        default=d["init"].default,
+        help="initialization for training; both are measured at init (default: zeros)",
+    )
+    g.add_argument("--dtype", choices=("float64", "float32"), default=d["dtype"].default)
+    g = p.add_argument_group("output and tracking")
+    g.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="report folder (default: reports/study-<timestamp>/)",
+    )
+    g.add_argument(
+        "--experiment",
+        default=None,
+        metavar="NAME",
+        help="MLflow experiment (default: study-<timestamp>)",
+    )
+    g.add_argument("--no-track", dest="track", action="store_false", help="do not log to MLflow")
+    g.add_argument(
+        "--tracking-uri",
+        default=None,
+        metavar="URI",
+        help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
+    )
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("parallel execution")
+    g.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="parallel training runs (-1 = all cores; default: 1)",
+    )
+    g.add_argument(
+        "--backend",
+        choices=("loky", "dask", "ray"),
+        default="loky",
+        help="joblib backend for --jobs (default: loky)",
+    )
+    g.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address")
+    g.add_argument("--address", metavar="ADDR", help="Ray cluster address")
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``study`` on an argparse ``subparsers`` object; returns the parser."""
     p = subparsers.add_parser(
@@ -1331,112 +1498,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "report (Markdown, HTML with charts, CSV) to --out."
         ),
     )
-    d = StudyConfig.__dataclass_fields__
-    p.add_argument(
-        "--dataset",
-        "--datasets",
-        dest="datasets",
-        default=",".join(DEFAULT_DATASETS),
-        help="comma list of datasets (default: %(default)s); 'csv' with --csv/--target",
-    )
-    p.add_argument(
-        "--loss",
-        "--losses",
-        dest="losses",
-        default="all",
-        help="comma list of losses or 'all' (default: all)",
-    )
-    p.add_argument(
-        "--lam",
-        "--lams",
-        dest="lams",
-        default="1e-3",
-        help="comma list of λ (mean convention; default: %(default)s)",
-    )
-    p.add_argument(
-        "--repeats",
-        type=int,
-        default=d["repeats"].default,
-        help="seeded splits per cell (default: %(default)s)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=d["seed"].default,
-        help="first seed; repeat r uses seed + r (default: %(default)s)",
-    )
-    p.add_argument(
-        "--solver",
-        choices=SOLVERS,
-        default=d["solver"].default,
-        help="the same for every loss (default: %(default)s)",
-    )
-    p.add_argument(
-        "--lr",
-        "--learning-rate",
-        dest="learning_rate",
-        type=float,
-        default=d["learning_rate"].default,
-        help="step size of first-order solvers",
-    )
-    p.add_argument(
-        "--epochs",
-        dest="max_epochs",
-        type=int,
-        default=d["max_epochs"].default,
-        help="epochs (lbfgs: iterations) per run (default: %(default)s)",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=d["batch_size"].default,
-        help="mini-batch size for sgd/adam (default: %(default)s)",
-    )
-    p.add_argument(
-        "--tol",
-        type=float,
-        default=d["tol"].default,
-        help="stopping tolerance, the same for every loss (default: %(default)s)",
-    )
-    p.add_argument(
-        "--init",
-        choices=("zeros", "normal"),
-        default=d["init"].default,
-        help="initialization for training (both are reported at init)",
-    )
-    p.add_argument(
-        "--test-size",
-        type=float,
-        default=d["test_size"].default,
-        help="test fraction of each stratified split (default: %(default)s)",
-    )
-    p.add_argument(
-        "--no-standardize", dest="standardize", action="store_false", help="train on raw features"
-    )
-    p.add_argument("--dtype", choices=("float64", "float32"), default=d["dtype"].default)
-    p.add_argument(
-        "--no-reference",
-        dest="reference",
-        action="store_false",
-        help="skip the scikit-learn LogisticRegression reference row",
-    )
-    p.add_argument("--csv", dest="csv_path", default=None, help="CSV file for dataset 'csv'")
-    p.add_argument("--target", default=None, help="target column of --csv")
-    p.add_argument(
-        "--experiment", default=None, help="MLflow experiment (default: study-<timestamp>)"
-    )
-    p.add_argument("--no-track", dest="track", action="store_false", help="do not log to MLflow")
-    p.add_argument(
-        "--out", default=None, help="report folder (default: reports/study-<timestamp>/)"
-    )
-    p.add_argument("--jobs", type=int, default=1, help="parallel training runs (default: 1)")
-    p.add_argument(
-        "--backend",
-        choices=("loky", "dask"),
-        default="loky",
-        help="joblib backend for --jobs > 1 (default: loky)",
-    )
-    p.set_defaults(run=run, handler=run)
+    add_arguments(p)
+    p.set_defaults(_run=run)
     return p
 
 
@@ -1446,7 +1509,8 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
 
     losses = args.losses
     if isinstance(losses, str):
-        losses = tuple(LOSSES) if losses.strip().lower() == "all" else _as_tuple(losses, "losses")
+        all_ = losses.strip().lower() == "all"
+        losses = tuple(LOSSES) if all_ else _as_tuple(losses, "losses")
     lams = args.lams
     if isinstance(lams, str):
         try:
@@ -1454,8 +1518,10 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         except ValueError:
             raise ValueError(f"--lam must be a comma list of numbers; got {args.lams!r}") from None
     datasets = args.datasets
-    if args.csv_path and (datasets in (None, ",".join(DEFAULT_DATASETS))):
+    if args.csv_path and datasets in (None, ",".join(DEFAULT_DATASETS)):
         datasets = "csv"
+    if args.csv_path and not os.path.isfile(args.csv_path):
+        raise ValueError(f"CSV file not found: {args.csv_path}")
     return StudyConfig(
         datasets=_as_tuple(datasets, "datasets"),
         losses=tuple(losses),
@@ -1478,15 +1544,32 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``python -m lossesbox study``: progress bar, summary table, report paths."""
-    config = config_from_args(args)
-    if args.jobs < 1:
-        raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
-    from tqdm import tqdm
+    """``python -m lossesbox study``: progress bar, the table, where the report is.
+
+    Bad values raise :class:`lossesbox.cli.UsageError` (one line, exit status 2). Returns
+    0, or 1 when some run failed (diverged or raised): the report still has everything.
+    """
+    from .cli import UsageError
+
+    try:
+        config = config_from_args(args)
+        if args.jobs == 0:
+            raise ValueError("--jobs must not be 0 (1 = sequential, -1 = all cores)")
+        from .datasets import DATASETS
+
+        unknown = [d for d in config.datasets if d not in DATASETS and d != "csv"]
+        if unknown:
+            raise ValueError(
+                f"unknown dataset(s) {', '.join(map(repr, unknown))}; valid: "
+                f"{', '.join(DATASETS)}, or --csv FILE --target COL"
+            )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    from tqdm.auto import tqdm
 
     n = len(config.datasets) * len(config.lams) * config.repeats
     total = n * (len(config.losses) + (1 if config.reference else 0))
-    bar = tqdm(total=total, desc="study", unit="run", file=sys.stderr)
+    bar = tqdm(total=total, desc="study", unit="run", file=sys.stderr, disable=args.quiet)
 
     def progress(done: int, total: int, row: dict) -> None:
         bar.set_postfix_str(f"{row['dataset']} {row['loss']} #{row['repeat']}", refresh=False)
@@ -1497,20 +1580,28 @@ def run(args: argparse.Namespace) -> int:
             config,
             track=args.track,
             experiment=args.experiment,
+            tracking_uri=args.tracking_uri,
             out=args.out,
             jobs=args.jobs,
             backend=args.backend,
+            scheduler=args.scheduler,
+            address=args.address,
             progress=progress,
         )
+    except ValueError as exc:  # dataset loading, backend set-up
+        raise UsageError(str(exc)) from None
     finally:
         bar.close()
     print(_markdown_table(headline_table(result.summary)))
     print()
     if result.n_failed:
-        print(f"{result.n_failed} run(s) failed (diverged or raised): see runs.csv")
+        print(f"{result.n_failed} run(s) failed (diverged or raised); see runs.csv and the report")
     print(f"report: {result.files['markdown']}  (HTML: {result.files['html']})")
     if result.run_id:
+        from .tracking import ui_command
+
         print(f"MLflow: experiment {result.experiment!r}, study run {result.run_id}")
-        if result.tracking_error:
-            print(f"tracking problem: {result.tracking_error}")
-    return 0
+        print(f"view: {ui_command(args.tracking_uri)}")
+    if result.tracking_error:
+        print(f"warning: {result.tracking_error}", file=sys.stderr)
+    return 1 if result.n_failed else 0

@@ -340,6 +340,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def test_cli_registers_study_table_driven(capsys):
+    from lossesbox import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["study", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--datasets", "--losses", "--lam", "--repeats", "--out", "--no-track", "--jobs"):
+        assert option in text
+
+
+def test_cli_usage_errors_exit_2_with_one_line(capsys):
+    from lossesbox import cli
+
+    assert cli.main(["study", "--losses", "mse,nope", "--no-track"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown loss(es) 'nope'" in err
+    assert cli.main(["study", "--datasets", "iris,nowhere", "--no-track"]) == 2
+    assert "unknown dataset(s) 'nowhere'" in capsys.readouterr().err
+    assert cli.main(["study", "--lam", "x"]) == 2
+    assert "--lam must be a comma list of numbers" in capsys.readouterr().err
+
+
 def test_cli_defaults_are_the_documented_study():
     args = _parser().parse_args(["study"])
     config = study.config_from_args(args)
@@ -377,6 +400,7 @@ def test_cli_run_untracked(tmp_path, capsys):
             "--out", str(out),
         ]
     )  # fmt: skip
+    assert args._run is study.run
     assert study.run(args) == 0
     printed = capsys.readouterr().out
     assert "| iris | mse |" in printed and f"| iris | {REFERENCE} |" in printed
