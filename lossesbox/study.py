@@ -87,7 +87,9 @@ METRICS = (
     "test_accuracy",
     "test_log_loss",
     "train_accuracy",
+    "test_accuracy_vs_reference",
     "wrong_way_init_zeros",
+    "wrong_zero_init_zeros",
     "wrong_way_init_normal",
     "wrong_way_final",
     "wrong_way_max",
@@ -404,6 +406,7 @@ def _run_task(
     shares = np.array([r.get("wrong_way_share", np.nan) for r in records[1:]], dtype=float)
     row.update(
         wrong_way_init_zeros=init_records["zeros"].get("wrong_way_share", math.nan),
+        wrong_zero_init_zeros=init_records["zeros"].get("wrong_zero_share", math.nan),
         wrong_way_init_normal=init_records["normal"].get("wrong_way_share", math.nan),
         wrong_way_final=final.get("wrong_way_share", math.nan),
         wrong_way_max=float(np.nanmax(shares)) if np.isfinite(shares).any() else math.nan,
@@ -824,7 +827,7 @@ def run_study(
             total,
             parallel={"jobs": jobs, "backend": backend, "scheduler": scheduler, "address": address},
         )
-        runs = _ordered(pd.DataFrame([o.row for o in outputs]), config)
+        runs = _with_reference_gap(_ordered(pd.DataFrame([o.row for o in outputs]), config))
         per_class = _ordered(pd.DataFrame([p for o in outputs for p in o.per_class]), config)
         history = _ordered(pd.DataFrame([h for o in outputs for h in o.history]), config)
         summary = aggregate(runs, config)
@@ -853,6 +856,26 @@ def run_study(
         if study_run is not None:
             study_run.__exit__(type(exc), exc, exc.__traceback__)
         raise
+
+
+def _with_reference_gap(runs: pd.DataFrame) -> pd.DataFrame:
+    """Add ``test_accuracy_vs_reference``: test accuracy minus the reference's on the same
+    split (dataset, λ, repeat), a paired difference; NaN without a reference row."""
+    import numpy as np
+
+    if runs.empty:
+        return runs
+    if "test_accuracy" not in runs.columns:  # every run raised
+        runs = runs.assign(test_accuracy=np.nan)
+    keys = ["dataset", "lam", "repeat"]
+    ref = runs.loc[runs["loss"] == REFERENCE, [*keys, "test_accuracy"]]
+    ref = ref.rename(columns={"test_accuracy": "_ref"})
+    merged = runs.merge(ref, on=keys, how="left")
+    runs = runs.copy()
+    runs["test_accuracy_vs_reference"] = merged["test_accuracy"].to_numpy(dtype=float) - merged[
+        "_ref"
+    ].to_numpy(dtype=float)
+    return runs
 
 
 def _folder_contents(folder: Path) -> dict[str, bytes]:
@@ -952,7 +975,10 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "loss": r["loss"],
                 "test accuracy": _fmt(r["test_accuracy_mean"], r["test_accuracy_std"]),
                 "test log-loss": _fmt(r["test_log_loss_mean"], r["test_log_loss_std"]),
-                "wrong-way, init zeros": _fmt1(r["wrong_way_init_zeros_mean"]),
+                "Δ accuracy vs reference": _fmt(
+                    r["test_accuracy_vs_reference_mean"], r["test_accuracy_vs_reference_std"]
+                ),
+                "wrong-way, init zeros": _init_zeros_cell(r),
                 "wrong-way, init normal": _fmt1(r["wrong_way_init_normal_mean"]),
                 "wrong-way, max in training": _fmt1(r["wrong_way_max_mean"]),
                 "wrong-way, end": _fmt(r["wrong_way_final_mean"], r["wrong_way_final_std"]),
@@ -964,6 +990,15 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
         )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _init_zeros_cell(r) -> str:
+    """The init-zeros share, saying so when every wrong-class gradient was exactly 0."""
+    text = _fmt1(r["wrong_way_init_zeros_mean"])
+    zero = r.get("wrong_zero_init_zeros_mean", math.nan)
+    if zero is not None and math.isfinite(zero) and zero == 1.0:
+        return f"{text} (all exactly 0)"
+    return text
 
 
 def _per_class_tables(per_class_summary: pd.DataFrame, stage: str) -> dict[str, pd.DataFrame]:
@@ -993,6 +1028,8 @@ def _markdown_table(frame: pd.DataFrame) -> str:
 
 def stop_notes(runs: pd.DataFrame) -> list[str]:
     """One line per cell whose runs did not all stop the same ordinary way."""
+    from .losses import LOSSES
+
     notes = []
     for (dataset, lam, loss), group in runs.groupby(_group_keys(), sort=False):
         reasons = group["stop_reason"].astype(str)
@@ -1007,6 +1044,11 @@ def stop_notes(runs: pd.DataFrame) -> list[str]:
             bits.append(f"{int(line_search.sum())} stopped on a failed L-BFGS line search")
         if capped.any():
             bits.append(f"{int(capped.sum())} reached the iteration cap")
+        if loss in LOSSES and not LOSSES[loss].smooth:
+            bits.append(
+                f"{loss} is not differentiable, so a solver's stopping test (L-BFGS: small "
+                "relative decrease) does not certify an optimum"
+            )
         if bits:
             notes.append(f"- {dataset}, λ={lam:g}, {loss}: " + "; ".join(bits) + ".")
     return notes
@@ -1111,6 +1153,8 @@ def _markdown(result: StudyResult, chart_files: dict[str, str]) -> str:
         "'init zeros' / 'init normal' are at the initial parameters (W = 0, or "
         "W ~ N(0, 0.01²)), 'max in training' the largest over epochs ≥ 1, 'end' at the "
         "final parameters.",
+        "- 'Δ accuracy vs reference': test accuracy minus the reference's on the same split, "
+        "mean ± std over repeats (a paired difference: split-to-split noise cancels).",
         "- Means ± sample std over repeats; failed runs (diverged or error) are included "
         "with the parameters they ended with, and counted in 'failed'.",
         "",

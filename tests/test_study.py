@@ -188,6 +188,9 @@ def test_tiny_study_reference_row_matches_cross_entropy_optimum(tiny):
             assert ours["test_accuracy"] == ref["test_accuracy"]
             assert ours["test_log_loss"] == pytest.approx(ref["test_log_loss"], rel=2e-3)
             assert ref["wrong_way_final"] == 0.0
+            assert ours["test_accuracy_vs_reference"] == 0.0
+            mse = runs.loc[(dataset, "mse", r)]
+            assert mse["test_accuracy_vs_reference"] == mse["test_accuracy"] - ref["test_accuracy"]
     n_train = {"iris": 105, "breast_cancer": 398}
     for dataset, k_factor in (("iris", 1.0), ("breast_cancer", 2.0)):
         C = runs.loc[(dataset, REFERENCE, 0), "C"]
@@ -259,6 +262,10 @@ def test_tiny_study_report_files(tiny):
     assert TINY.command() in md
     assert "| iris | exp_mse |" in md and f"| breast_cancer | {REFERENCE} |" in md
     assert "0/2" in md
+    mse_line = next(line for line in md.splitlines() if line.startswith("| iris | mse |"))
+    assert "| 0.000 (all exactly 0) |" in mse_line  # mse from W = 0: every gradient is 0
+    exp_line = next(line for line in md.splitlines() if line.startswith("| iris | exp_mse |"))
+    assert "(all exactly 0)" not in exp_line
     html = files["html"].read_text()
     assert html.count("vegaEmbed('#chart") >= 5
     assert "<table" in html
