@@ -87,13 +87,13 @@ def _wait_health(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> fl
     raise TimeoutError(f"streamlit did not answer on port {port} within {timeout:.0f} s")
 
 
-def _streamlit_cmd(port: int) -> list[str]:
+def _streamlit_cmd(port: int, script: str = "dashboard.py") -> list[str]:
     exe = shutil.which("streamlit")
     head = [exe] if exe else [sys.executable, "-m", "streamlit"]
     return [
         *head,
         "run",
-        "dashboard.py",
+        script,
         "--server.headless",
         "true",
         "--server.address",
@@ -105,7 +105,11 @@ def _streamlit_cmd(port: int) -> list[str]:
     ]
 
 
+BASELINE_SCRIPT = 'import streamlit as st\n\nst.title("hello")\n'
+
+
 def time_dashboard(repeats: int) -> dict:
+    """Time the dashboard and, for scale, a one-line Streamlit app, alternating per round."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
@@ -114,50 +118,69 @@ def time_dashboard(repeats: int) -> dict:
         raise SkipCase(f"{CHROMIUM} not found (apt-get install -y chromium)")
     if not (ROOT / "dashboard.py").exists():
         raise SkipCase("dashboard.py not found")
-    ready, first, warm, titles = [], [], [], set()
+    apps = {"dashboard": (ROOT, "dashboard.py"), "hello": (None, "hello.py")}
+    res = {a: {"ready": [], "first": [], "warm": [], "titles": set()} for a in apps}
     with tempfile.TemporaryDirectory(prefix="lossesbox-bench-ui-") as tmp, sync_playwright() as pw:
+        hello_dir = Path(tmp) / "hello"
+        hello_dir.mkdir()
+        (hello_dir / "hello.py").write_text(BASELINE_SCRIPT)
+        apps["hello"] = (hello_dir, "hello.py")
         env = dict(os.environ)
         env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
         env["LOSSESBOX_ARTIFACT_ROOT"] = tmp
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            for _ in range(repeats):
-                port = free_port()
-                page = browser.new_page()
-                log = open(Path(tmp) / f"streamlit-{port}.log", "w")
-                t0 = time.perf_counter()
-                proc = subprocess.Popen(
-                    _streamlit_cmd(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-                )
-                try:
-                    t_ready = _wait_health(port, proc)
-                    page.goto(f"http://127.0.0.1:{port}/", wait_until="commit", timeout=60_000)
-                    h1 = page.wait_for_selector("h1", state="visible", timeout=60_000)
-                    t_title = time.perf_counter()
-                    titles.add(h1.inner_text().strip())
-                    t1 = time.perf_counter()
-                    page.reload(wait_until="commit")
-                    page.wait_for_selector("h1", state="visible", timeout=60_000)
-                    warm.append(time.perf_counter() - t1)
-                    ready.append(t_ready - t0)
-                    first.append(t_title - t0)
-                finally:
-                    page.close()
-                    proc.terminate()
-                    try:
-                        proc.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
-                    log.close()
+            for r in range(repeats):
+                order = list(apps) if r % 2 == 0 else list(reversed(apps))
+                for app in order:
+                    cwd, script = apps[app]
+                    _time_app(browser, cwd, script, env, Path(tmp), res[app])
         finally:
             browser.close()
-    return {
-        "server_ready_s": summarize(ready),
-        "title_visible_s": summarize(first),
-        "reload_title_s": summarize(warm),
-        "titles": sorted(titles),
+    out = {
+        "server_ready_s": summarize(res["dashboard"]["ready"]),
+        "title_visible_s": summarize(res["dashboard"]["first"]),
+        "reload_title_s": summarize(res["dashboard"]["warm"]),
+        "titles": sorted(res["dashboard"]["titles"]),
+        "hello": {
+            "server_ready_s": summarize(res["hello"]["ready"]),
+            "title_visible_s": summarize(res["hello"]["first"]),
+            "reload_title_s": summarize(res["hello"]["warm"]),
+        },
     }
+    return out
+
+
+def _time_app(browser, cwd: Path, script: str, env: dict, tmp: Path, acc: dict) -> None:
+    """Spawn ``streamlit run script``; record server-ready, first title, reload title."""
+    port = free_port()
+    page = browser.new_page()
+    log = open(tmp / f"streamlit-{port}.log", "w")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        _streamlit_cmd(port, script), cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        t_ready = _wait_health(port, proc)
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="commit", timeout=60_000)
+        h1 = page.wait_for_selector("h1", state="visible", timeout=60_000)
+        t_title = time.perf_counter()
+        acc["titles"].add(h1.inner_text().strip())
+        t1 = time.perf_counter()
+        page.reload(wait_until="commit")
+        page.wait_for_selector("h1", state="visible", timeout=60_000)
+        acc["warm"].append(time.perf_counter() - t1)
+        acc["ready"].append(t_ready - t0)
+        acc["first"].append(t_title - t0)
+    finally:
+        page.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 def run(ctx: Context) -> dict:
@@ -187,7 +210,8 @@ def run(ctx: Context) -> dict:
                 "value": f"{fmt(dash['title_visible_s']['median'])} s",
                 "ok": bool(dash["title_visible_s"]["median"] < 3.0),
                 "detail": f"server ready {fmt(dash['server_ready_s']['median'])} s; "
-                f"reload {fmt(dash['reload_title_s']['median'])} s",
+                f"reload {fmt(dash['reload_title_s']['median'])} s; a one-line app "
+                f"{fmt(dash['hello']['title_visible_s']['median'])} s",
             }
         )
     out["targets"] = targets
@@ -212,6 +236,14 @@ def markdown(out: dict) -> str:
                 fmt_stats(dash["title_visible_s"]),
             ],
             ["reload in the same browser → title visible", fmt_stats(dash["reload_title_s"])],
+            [
+                "for scale: one-line app (`st.title`) → health answers",
+                fmt_stats(dash["hello"]["server_ready_s"]),
+            ],
+            [
+                "for scale: one-line app → title visible",
+                fmt_stats(dash["hello"]["title_visible_s"]),
+            ],
         ]
     else:
         rows.append(["dashboard", f"skipped: {dash.get('skipped')}"])
