@@ -1,0 +1,456 @@
+"""One training run, end to end: the code path shared by the CLI, sweeps, studies and the
+dashboard.
+
+``run_experiment(config)`` loads the dataset, makes the stratified train/test split
+(``test_size``, ``seed``), fits ``build_pipeline(config)`` — a ``StandardScaler``
+(unless ``standardize=False``) in front of a :class:`~lossesbox.LinearSoftmaxClassifier`
+— and computes the final metrics on the held-out part:
+
+- ``test_accuracy``, ``train_accuracy``: share of correct labels;
+- ``test_log_loss``, ``train_log_loss``: ``-(1/N) Σ_i log p_{i,y_i}`` with
+  ``p = predict_proba`` (softmax of the scores, clipped by scikit-learn's ``log_loss``);
+- ``objective``, ``wrong_way_share``, ``true_wrong_way_share``: the last history record;
+- ``n_iter`` (update epochs) and ``fit_seconds``.
+
+With ``track=True`` the run is logged to MLflow by :class:`lossesbox.tracking.TrackedRun`
+(parameters, per-epoch metrics with ``step=epoch``, final metrics, ``history.csv``,
+charts, the fitted pipeline as a model). Run status: FINISHED; FINISHED with tag
+``stop_reason=user`` when the callback stopped training; FAILED when training diverged
+or raised; KILLED on Ctrl-C. Tracking problems never stop training: they end up in
+``ExperimentResult.tracking_error``.
+
+No mlflow import here (see :mod:`lossesbox.tracking`); scikit-learn loads on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .datasets import Dataset
+
+__all__ = [
+    "ExperimentResult",
+    "TrainConfig",
+    "build_pipeline",
+    "load_config_dataset",
+    "run_experiment",
+]
+
+_SOLVERS = ("gd", "momentum", "sgd", "adam", "lbfgs")
+_INITS = ("zeros", "normal")
+_DTYPES = ("float64", "float32")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines one training run (defaults = DESIGN.md's).
+
+    ``dataset`` is a name of :data:`lossesbox.datasets.DATASETS` (options in
+    ``dataset_options``) or ``"csv"`` with ``csv_path`` and ``target``.
+    """
+
+    dataset: str = "iris"
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    csv_path: str | None = None
+    target: str | None = None
+    loss: str = "cross_entropy"
+    lam: float = 1e-3
+    solver: str = "lbfgs"
+    learning_rate: float = 0.1
+    max_epochs: int = 200
+    batch_size: int | None = 256
+    tol: float = 1e-6
+    init: str = "zeros"
+    seed: int = 0
+    standardize: bool = True
+    test_size: float = 0.25
+    validation_fraction: float = 0.0
+    dtype: str = "float64"
+
+    def __post_init__(self) -> None:
+        if self.csv_path is not None and self.dataset == "iris":
+            self.dataset = "csv"  # a CSV path alone means "train on that file"
+
+    def estimator_params(self) -> dict[str, Any]:
+        """Keyword arguments of ``LinearSoftmaxClassifier`` (``random_state = seed``)."""
+        return {
+            "loss": self.loss,
+            "lam": self.lam,
+            "solver": self.solver,
+            "learning_rate": self.learning_rate,
+            "max_epochs": self.max_epochs,
+            "batch_size": self.batch_size,
+            "tol": self.tol,
+            "init": self.init,
+            "validation_fraction": self.validation_fraction,
+            "dtype": self.dtype,
+            "random_state": self.seed,
+        }
+
+    def validate(self) -> TrainConfig:
+        """Raise ``ValueError`` naming the first bad value and what is allowed; else self.
+
+        Cheap (no scikit-learn import): the CLI calls it before loading anything.
+        """
+        from .losses import get_loss
+
+        get_loss(self.loss)  # lists the valid names
+        _check(_is_real(self.lam) and self.lam >= 0, "lam", self.lam, "a number ≥ 0")
+        _check(self.solver in _SOLVERS, "solver", self.solver, "one of " + ", ".join(_SOLVERS))
+        _check(
+            _is_real(self.learning_rate) and self.learning_rate > 0,
+            "learning_rate",
+            self.learning_rate,
+            "a number > 0",
+        )
+        _check(_is_int(self.max_epochs) and self.max_epochs >= 1, "epochs", self.max_epochs, "≥ 1")
+        _check(
+            self.batch_size is None or (_is_int(self.batch_size) and self.batch_size >= 1),
+            "batch_size",
+            self.batch_size,
+            "an integer ≥ 1 (or None for full batch)",
+        )
+        _check(_is_real(self.tol) and self.tol >= 0, "tol", self.tol, "a number ≥ 0")
+        _check(self.init in _INITS, "init", self.init, "one of " + ", ".join(_INITS))
+        _check(_is_int(self.seed) and self.seed >= 0, "seed", self.seed, "an integer ≥ 0")
+        _check(
+            _is_real(self.test_size) and 0 < self.test_size < 1,
+            "test_size",
+            self.test_size,
+            "a fraction strictly between 0 and 1",
+        )
+        _check(
+            _is_real(self.validation_fraction) and 0 <= self.validation_fraction < 1,
+            "validation_fraction",
+            self.validation_fraction,
+            "a fraction in [0, 1)",
+        )
+        _check(self.dtype in _DTYPES, "dtype", self.dtype, "one of " + ", ".join(_DTYPES))
+        if self.dataset == "csv" or self.csv_path is not None:
+            if not self.csv_path:
+                raise ValueError("dataset 'csv' needs a CSV file: --csv FILE (csv_path)")
+            if not os.path.isfile(self.csv_path):
+                raise ValueError(f"CSV file not found: {self.csv_path}")
+        else:
+            from .datasets import DATASETS
+
+            if self.dataset not in DATASETS:
+                raise ValueError(
+                    f"unknown dataset {self.dataset!r}; valid: {', '.join(DATASETS)}, "
+                    "or --csv FILE --target COL"
+                )
+        return self
+
+    def label(self) -> str:
+        """Short run name, e.g. ``mse-lbfgs-lam0.001-s0``."""
+        return f"{self.loss}-{self.solver}-lam{self.lam:g}-s{self.seed}"
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """Build from a mapping, rejecting unknown keys by name."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(
+                f"unknown TrainConfig field(s): {', '.join(unknown)}; valid: {', '.join(names)}"
+            )
+        return cls(**dict(values))
+
+
+def _is_real(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+def _is_int(value: Any) -> bool:
+    import numbers
+
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ValueError(f"{name} must be {allowed}; got {value!r}")
+
+
+@dataclass
+class ExperimentResult:
+    """What :func:`run_experiment` returns.
+
+    ``status`` is the estimator's ``status_`` (``converged``, ``max_epochs``,
+    ``stopped``, ``diverged``); ``stop_reason`` its one-sentence ``stop_reason_``
+    (``"user"`` when the callback stopped it). ``run_id`` is ``None`` when not tracked;
+    ``tracking_error`` says why tracking failed although training finished.
+    """
+
+    config: TrainConfig
+    dataset: Dataset
+    pipeline: Any
+    estimator: Any
+    history: pd.DataFrame
+    metrics: dict[str, float]
+    status: str
+    stop_reason: str
+    run_id: str | None = None
+    tracking_error: str | None = None
+    seconds: float = 0.0
+    experiment: str | None = None
+    experiment_id: str | None = None
+    run_status: str | None = None
+    model_uri: str | None = None
+    tracking_uri: str | None = None
+
+
+def load_config_dataset(config: TrainConfig) -> Dataset:
+    """The dataset ``config`` names (a built-in/generated one, or its CSV file)."""
+    from .datasets import load_dataset
+
+    if config.dataset == "csv" or config.csv_path is not None:
+        return load_dataset(
+            "csv", path=config.csv_path, target=config.target, **config.dataset_options
+        )
+    return load_dataset(config.dataset, **config.dataset_options)
+
+
+def build_pipeline(config: TrainConfig):
+    """``Pipeline([("scaler", StandardScaler()), ("clf", LinearSoftmaxClassifier(...))])``,
+    without the scaler when ``config.standardize`` is False."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .estimator import LinearSoftmaxClassifier
+
+    steps = []
+    if config.standardize:
+        steps.append(("scaler", StandardScaler()))
+    steps.append(("clf", LinearSoftmaxClassifier(**config.estimator_params())))
+    return Pipeline(steps)
+
+
+def _params(config: TrainConfig, dataset: Dataset, n_train: int, n_test: int) -> dict[str, Any]:
+    """Run parameters: no absolute paths (a CSV is logged by its file name)."""
+    params: dict[str, Any] = {k: v for k, v in config.estimator_params().items()}
+    params.pop("random_state")
+    params.update(
+        seed=config.seed,
+        standardize=config.standardize,
+        test_size=config.test_size,
+        dataset=dataset.name,
+        n_samples=dataset.n_samples,
+        n_features=dataset.n_features,
+        n_classes=dataset.n_classes,
+        n_train=n_train,
+        n_test=n_test,
+        class_counts=",".join(f"{k}:{v}" for k, v in dataset.class_counts().items()),
+        description=dataset.description[:500],
+    )
+    options = dict(getattr(dataset, "options", None) or config.dataset_options or {})
+    if config.csv_path is not None:
+        options.setdefault("file", os.path.basename(config.csv_path))
+        options.setdefault("target", config.target)
+    for key, value in options.items():
+        if key in {"path", "file"} and value is not None:
+            value = os.path.basename(str(getattr(value, "name", value)))
+        params[f"dataset.{key}"] = value
+    return params
+
+
+def _final_metrics(pipeline, X_train, y_train, X_test, y_test, n_classes, history) -> dict:
+    from sklearn.metrics import log_loss
+
+    labels = list(range(n_classes))
+    out = {
+        "test_accuracy": float((pipeline.predict(X_test) == y_test).mean()),
+        "train_accuracy": float((pipeline.predict(X_train) == y_train).mean()),
+        "test_log_loss": float(log_loss(y_test, pipeline.predict_proba(X_test), labels=labels)),
+        "train_log_loss": float(log_loss(y_train, pipeline.predict_proba(X_train), labels=labels)),
+    }
+    if len(history):
+        last = history.iloc[-1]
+        for key in ("objective", "wrong_way_share", "true_wrong_way_share"):
+            if key in history.columns:
+                out[key] = float(last[key])
+    return out
+
+
+#: Final metrics logged at the end (the others are already the last value of a history key).
+_LOGGED_FINAL = ("test_accuracy", "test_log_loss", "train_log_loss", "n_iter", "fit_seconds")
+
+
+def _chart_files(history: pd.DataFrame, class_names) -> dict[str, str]:
+    """Loss curves and the gradient-sign heatmap as standalone Altair HTML.
+
+    Built with Altair's construction-time validation off (it validates every inline data
+    record, ~0.3 s a chart); ``to_html`` still validates the finished spec once.
+    """
+    from altair.utils.schemapi import debug_mode
+
+    from . import charts
+
+    files = {}
+    with debug_mode(False):
+        curves = charts.training_curves(history).properties(width=640)
+        accuracy = charts.accuracy_curves(history).properties(width=640)
+        files["charts/loss_curves.html"] = (curves & accuracy).to_html()
+        if charts.class_columns(history, "wrong_way_share"):
+            heat = charts.sign_heatmap(history, "wrong_way_share", class_names)
+            files["charts/gradient_signs.html"] = heat.properties(width=640).to_html()
+    return files
+
+
+def _model_for_logging(pipeline):
+    """The fitted pipeline as logged: the classifier's ``history_`` is left out.
+
+    The history is the run's ``history.csv`` and metrics; serialized inside the model
+    it would be ~6 MB of skops JSON for 200 digits epochs (≈1 s to write and check).
+    Everything ``predict``/``predict_proba``/``scores`` use is kept.
+    """
+    import copy
+
+    from sklearn.pipeline import Pipeline
+
+    name, clf = pipeline.steps[-1]
+    lean = copy.copy(clf)
+    lean.history_ = []
+    return Pipeline([*pipeline.steps[:-1], (name, lean)])
+
+
+def run_experiment(
+    config: TrainConfig,
+    *,
+    dataset: Dataset | None = None,
+    track: bool = True,
+    experiment: str | None = None,
+    tracking_uri: str | None = None,
+    callback: Callable[[dict], bool | None] | None = None,
+    parent_run_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> ExperimentResult:
+    """Train ``config`` (on ``dataset`` if given) and, if ``track``, log it to MLflow.
+
+    ``callback(record)`` sees each history record before tracking does; returning
+    ``False`` stops training (status ``"stopped"``, run FINISHED with ``stop_reason=user``).
+    Exceptions from training propagate after the run is logged FAILED (KILLED for
+    Ctrl-C and other ``BaseException``s).
+    """
+    from .tracking import TrackedRun, csv_text, resolve_tracking_uri
+
+    t0 = time.perf_counter()
+    config.validate()
+    if dataset is None:
+        dataset = load_config_dataset(config)
+    X_train, X_test, y_train, y_test = dataset.split(
+        test_size=config.test_size, random_state=config.seed
+    )
+    pipeline = build_pipeline(config)
+    experiment = experiment or dataset.name
+    uri = resolve_tracking_uri(tracking_uri) if track else None
+
+    run = None
+    if track:
+        run_tags = {"dataset": dataset.name, "loss": config.loss, **(tags or {})}
+        run = TrackedRun(
+            experiment,
+            tracking_uri=uri,
+            run_name=config.label(),
+            params=_params(config, dataset, len(y_train), len(y_test)),
+            tags=run_tags,
+            parent_run_id=parent_run_id,
+        ).start()
+
+    def on_epoch(record: dict) -> bool:
+        keep = True
+        if callback is not None and callback(record) is False:
+            keep = False
+        if run is not None:
+            run.log_record(record)
+        return keep
+
+    import pandas as pd
+
+    estimator = pipeline.steps[-1][1]
+    try:
+        estimator.set_params(callback=on_epoch)
+        t_fit = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # divergence: reported in status
+            pipeline.fit(X_train, y_train)
+        fit_seconds = time.perf_counter() - t_fit
+        estimator.set_params(callback=None)  # the logged model must not hold the closure
+        history = pd.DataFrame(estimator.history_)
+        metrics = _final_metrics(
+            pipeline, X_train, y_train, X_test, y_test, dataset.n_classes, history
+        )
+        metrics["n_iter"] = int(estimator.n_iter_)
+        metrics["fit_seconds"] = fit_seconds
+        status = estimator.status_
+        stop_reason = "user" if status == "stopped" else estimator.stop_reason_
+        if run is not None:
+            run.log_final_metrics({k: metrics[k] for k in _LOGGED_FINAL})
+            run.set_tags({"fit_status": status, "fit_message": estimator.stop_reason_})
+            files = {"history.csv": csv_text(history)}
+            try:
+                files.update(_chart_files(history, dataset.class_names))
+            except Exception as exc:  # charts are a nicety; never lose the run over them
+                warnings.warn(f"charts not logged: {exc}", RuntimeWarning, stacklevel=2)
+            run.log_artifacts(files)
+            run.log_model(
+                _model_for_logging(pipeline),
+                X_test[:5],
+                metadata={
+                    "class_names": list(dataset.class_names),
+                    "history": "history.csv artifact of the run (history_ left out)",
+                },
+                params={k: v for k, v in config.estimator_params().items()},
+            )
+            if status == "diverged":
+                run.finish("FAILED", stop_reason=f"diverged: {estimator.stop_reason_}")
+            elif status == "stopped":
+                run.finish("FINISHED", stop_reason="user")
+            else:
+                run.finish("FINISHED")
+    except BaseException as exc:
+        estimator.set_params(callback=None)
+        if run is not None:
+            run.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    finally:
+        if run is not None and run.status is None:  # pragma: no cover - defensive
+            run.finish("FAILED", stop_reason="error: run ended unexpectedly")
+
+    return ExperimentResult(
+        config=config,
+        dataset=dataset,
+        pipeline=pipeline,
+        estimator=estimator,
+        history=history,
+        metrics=metrics,
+        status=status,
+        stop_reason=stop_reason,
+        run_id=run.run_id if run is not None else None,
+        tracking_error=run.error if run is not None else None,
+        seconds=time.perf_counter() - t0,
+        experiment=experiment if track else None,
+        experiment_id=run.experiment_id if run is not None else None,
+        run_status=run.status if run is not None and run.run_id else None,
+        model_uri=run.model_uri if run is not None else None,
+        tracking_uri=uri,
+    )

@@ -1,0 +1,392 @@
+"""MLflow tracking of runs (lossesbox.tracking + lossesbox.experiment), against the temporary
+sqlite store of the autouse fixture in conftest.py."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lossesbox import tracking
+from lossesbox.experiment import TrainConfig, build_pipeline, run_experiment
+from lossesbox.tracking import (
+    TrackedRun,
+    get_histories,
+    get_history_frame,
+    list_experiments,
+    list_runs,
+    mark_stale_runs,
+    resolve_tracking_uri,
+)
+
+
+def _client():
+    import mlflow
+
+    return mlflow.MlflowClient(resolve_tracking_uri())
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+# ---------------------------------------------------------------- store resolution
+def test_default_uri_is_sqlite_under_mlruns_of_cwd(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.chdir(tmp_path)
+    uri = resolve_tracking_uri()
+    assert uri == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    monkeypatch.delenv("LOSSESBOX_ARTIFACT_ROOT")
+    assert tracking.artifact_root() == str(tmp_path / "mlruns")
+    assert tracking.ui_command() == (
+        "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000"
+    )
+
+
+def test_explicit_uri_overrides_env_and_http_has_no_local_artifact_root(monkeypatch):
+    assert resolve_tracking_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert tracking.artifact_root("http://127.0.0.1:5000") is None
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////abs/path/x.db")
+    assert resolve_tracking_uri() == "sqlite:////abs/path/x.db"
+
+
+def test_experiment_artifacts_land_under_root_slash_experiment_id(tmp_path, monkeypatch):
+    # A sqlite store elsewhere, no override: artifacts go next to the database.
+    monkeypatch.delenv("LOSSESBOX_ARTIFACT_ROOT")
+    uri = f"sqlite:///{tmp_path}/other/mlflow.db"
+    exp_id = tracking.get_or_create_experiment("somewhere", uri)
+    exp = _client_for(uri).get_experiment(exp_id)
+    assert exp.artifact_location == str(tmp_path / "other" / exp_id)
+    # Idempotent: the same name gives the same id.
+    assert tracking.get_or_create_experiment("somewhere", uri) == exp_id
+
+
+def _client_for(uri):
+    import mlflow
+
+    return mlflow.MlflowClient(uri)
+
+
+# ---------------------------------------------------------------- a tracked training run
+@pytest.fixture(scope="module")
+def _iris():
+    from lossesbox.datasets import load_dataset
+
+    return load_dataset("iris")
+
+
+def test_train_logs_params_metrics_artifacts_and_a_loadable_model(_iris):
+    config = TrainConfig(dataset="iris", loss="mse", solver="gd", learning_rate=0.5, max_epochs=30)
+    env_before = os.environ["MLFLOW_TRACKING_URI"]
+    result = run_experiment(config, dataset=_iris)
+    assert result.tracking_error is None
+    assert result.run_status == "FINISHED"
+    assert os.environ["MLFLOW_TRACKING_URI"] == env_before
+    client = _client()
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    exp = client.get_experiment(run.info.experiment_id)
+    assert exp.name == "iris"
+    assert exp.artifact_location == os.path.join(
+        os.environ["LOSSESBOX_ARTIFACT_ROOT"], exp.experiment_id
+    )
+    p = run.data.params
+    assert p["loss"] == "mse" and p["solver"] == "gd" and float(p["lam"]) == 1e-3
+    assert float(p["learning_rate"]) == 0.5 and p["max_epochs"] == "30"
+    assert p["standardize"] == "True" and float(p["test_size"]) == 0.25 and p["seed"] == "0"
+    assert p["n_samples"] == "150" and p["n_classes"] == "3" and p["n_train"] == "112"
+    assert p["class_counts"] == "setosa:50,versicolor:50,virginica:50"
+    t = run.data.tags
+    assert t["host"] == socket.gethostname() and t["pid"] == str(os.getpid())
+    assert t["lossesbox_version"] and "stop_reason" not in t
+    # Per-epoch metrics: epoch 0 (initial parameters) .. n_iter, step = epoch.
+    n = result.metrics["n_iter"] + 1
+    assert len(result.history) == n
+    hist = client.get_metric_history(result.run_id, "objective")
+    assert sorted(m.step for m in hist) == list(range(n))
+    by_step = {m.step: m.value for m in hist}
+    np.testing.assert_allclose(
+        [by_step[e] for e in range(n)], result.history["objective"].to_numpy(), rtol=1e-12
+    )
+    for c in range(3):
+        assert len(client.get_metric_history(result.run_id, f"wrong_way_share.class_{c}")) == n
+    assert "val_accuracy" not in run.data.metrics  # NaN without a validation split: skipped
+    assert run.data.metrics["test_accuracy"] == pytest.approx(result.metrics["test_accuracy"])
+    # Artifacts.
+    names = {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"history.csv", "charts"} <= names
+    charts = {a.path for a in client.list_artifacts(result.run_id, "charts")}
+    assert charts == {"charts/loss_curves.html", "charts/gradient_signs.html"}
+    frame = get_history_frame(result.run_id)
+    pd.testing.assert_frame_equal(frame, result.history, check_dtype=False)
+    # The model: loadable by pyfunc, predicts the in-memory pipeline's labels.
+    import mlflow
+
+    X_test = result.dataset.split(0.25, 0)[1]
+    model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
+    np.testing.assert_array_equal(model.predict(X_test), result.pipeline.predict(X_test))
+    pipeline = tracking.load_model(result.run_id)
+    np.testing.assert_allclose(
+        pipeline.predict_proba(X_test), result.pipeline.predict_proba(X_test)
+    )
+
+
+def test_csv_run_logs_the_file_name_not_its_path(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=np.where(y, "yes", "no"))
+    path = tmp_path / "secret_dir" / "data.csv"
+    path.parent.mkdir()
+    frame.to_csv(path, index=False)
+    result = run_experiment(TrainConfig(csv_path=str(path), target="label", max_epochs=20))
+    run = _client().get_run(result.run_id)
+    assert run.data.params["dataset.file"] == "data.csv"
+    assert run.data.params["dataset.target"] == "label"
+    leaked = {k: v for k, v in {**run.data.params, **run.data.tags}.items() if "secret_dir" in v}
+    assert leaked == {}
+
+
+def test_diverging_run_ends_failed_with_reason_and_keeps_its_history(_iris):
+    config = TrainConfig(loss="exp_mse", solver="gd", learning_rate=1e8, max_epochs=50)
+    result = run_experiment(config, dataset=_iris)
+    assert result.status == "diverged"
+    run = _client().get_run(result.run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["stop_reason"].startswith("diverged: ")
+    assert "learning_rate" in run.data.tags["stop_reason"]
+    hist = _client().get_metric_history(result.run_id, "objective")
+    assert len(hist) == len(result.history) >= 1
+
+
+def test_user_stop_is_finished_with_stop_reason_user(_iris):
+    def stop_at_3(record):
+        return record["epoch"] < 3
+
+    config = TrainConfig(solver="gd", max_epochs=50, tol=0)
+    result = run_experiment(config, dataset=_iris, callback=stop_at_3)
+    assert result.status == "stopped" and result.stop_reason == "user"
+    run = _client().get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["stop_reason"] == "user"
+    assert len(_client().get_metric_history(result.run_id, "objective")) == 4  # epochs 0..3
+
+
+def test_exception_in_training_fails_the_run_and_propagates(_iris):
+    def boom(record):
+        if record["epoch"] == 2:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        run_experiment(TrainConfig(solver="gd", max_epochs=20, tol=0), dataset=_iris, callback=boom)
+    (run,) = _client().search_runs([tracking.get_or_create_experiment("iris")])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["stop_reason"] == "error: RuntimeError: boom"
+    # Metrics logged before the failure are kept.
+    assert len(_client().get_metric_history(run.info.run_id, "objective")) == 2
+
+
+def test_ctrl_c_marks_the_run_killed_and_reraises(_iris):
+    def interrupt(record):
+        if record["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(
+            TrainConfig(solver="gd", max_epochs=20, tol=0), dataset=_iris, callback=interrupt
+        )
+    (run,) = _client().search_runs([tracking.get_or_create_experiment("iris")])
+    assert run.info.status == "KILLED"
+    assert run.data.tags["stop_reason"] == "interrupted (Ctrl-C)"
+
+
+def test_untracked_run_touches_no_store(_iris, tmp_path):
+    result = run_experiment(TrainConfig(max_epochs=5), dataset=_iris, track=False)
+    assert result.run_id is None and result.tracking_error is None
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists()
+
+
+# ---------------------------------------------------------------- the run context manager
+def test_tracked_run_sends_every_buffered_metric_at_the_end():
+    keys = [f"k{i}" for i in range(7)]
+    with TrackedRun("buffers", max_pending=50, flush_interval=0.05) as run:
+        for epoch in range(300):
+            run.log_record({"epoch": epoch, **{k: epoch + i for i, k in enumerate(keys)}})
+    assert run.status == "FINISHED" and run.error is None
+    long = get_histories([run.run_id])
+    assert len(long) == 300 * 7
+    k3 = long[long["key"] == "k3"]
+    assert k3["step"].tolist() == list(range(300))
+    assert k3["value"].tolist() == [e + 3.0 for e in range(300)]
+
+
+def test_tracked_run_synchronous_mode_and_explicit_finish():
+    with TrackedRun("sync", background=False, max_pending=10) as run:
+        for epoch in range(25):
+            run.log_metrics({"x": epoch * 0.5, "skip": float("nan")}, step=epoch)
+        run.finish("FAILED", stop_reason="diverged: test")
+    info = _client().get_run(run.run_id)
+    assert info.info.status == "FAILED"
+    assert info.data.tags["stop_reason"] == "diverged: test"
+    assert [m.value for m in _client().get_metric_history(run.run_id, "x")] == [
+        e * 0.5 for e in range(25)
+    ]
+    assert "skip" not in info.data.metrics
+
+
+def test_other_base_exceptions_end_killed():
+    class RerunLike(BaseException):
+        pass
+
+    with pytest.raises(RerunLike), TrackedRun("streamlit") as run:
+        raise RerunLike
+    info = _client().get_run(run.run_id)
+    assert info.info.status == "KILLED"
+    assert info.data.tags["stop_reason"] == "interrupted (RerunLike)"
+
+
+# ---------------------------------------------------------------- stale runs
+def test_stale_running_runs_of_dead_processes_are_killed_live_ones_kept():
+    client = _client()
+    exp = tracking.get_or_create_experiment("stale")
+    host = socket.gethostname()
+    dead = client.create_run(exp, tags={"host": host, "pid": str(_dead_pid())}).info.run_id
+    live = client.create_run(exp, tags={"host": host, "pid": str(os.getpid())}).info.run_id
+    parent_pid = os.getppid()
+    reused = client.create_run(
+        exp, tags={"host": host, "pid": str(parent_pid), "pid_start": "12.0"}
+    ).info.run_id  # a live PID, but started at another time: the PID was reused
+    other = client.create_run(exp, tags={"host": "elsewhere", "pid": "1"}).info.run_id
+    untagged = client.create_run(exp).info.run_id
+    killed = mark_stale_runs()
+    assert sorted(killed) == sorted([dead, reused])
+    status = {r: client.get_run(r).info.status for r in (dead, live, reused, other, untagged)}
+    assert status == {
+        dead: "KILLED",
+        live: "RUNNING",
+        reused: "KILLED",
+        other: "RUNNING",
+        untagged: "RUNNING",
+    }
+    assert "ended while the run was RUNNING" in client.get_run(dead).data.tags["stop_reason"]
+    for run_id in (live, other, untagged):
+        client.set_terminated(run_id, "FINISHED")
+
+
+def test_starting_a_run_cleans_up_stale_runs():
+    client = _client()
+    exp = tracking.get_or_create_experiment("stale2")
+    dead = client.create_run(
+        exp, tags={"host": socket.gethostname(), "pid": str(_dead_pid())}
+    ).info.run_id
+    tracking._STALE_CHECKED.clear()
+    with TrackedRun("another"):
+        pass
+    assert client.get_run(dead).info.status == "KILLED"
+
+
+# ---------------------------------------------------------------- unreachable stores
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.timeout(120)
+def test_unreachable_server_is_reported_and_training_completes(_iris, monkeypatch):
+    # MLflow's own defaults (7 retries, 120 s timeout): the probe must make them irrelevant.
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT")
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    t0 = time.perf_counter()
+    result = run_experiment(TrainConfig(max_epochs=10), dataset=_iris, tracking_uri=uri)
+    elapsed = time.perf_counter() - t0
+    assert result.run_id is None
+    assert result.metrics["test_accuracy"] > 0.8
+    assert f"{uri} is unreachable" in result.tracking_error
+    assert "--no-track" in result.tracking_error
+    print(f"unreachable server reported after {elapsed:.2f} s")
+
+
+def test_unwritable_sqlite_location_is_reported(_iris, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_experiment(
+        TrainConfig(max_epochs=5), dataset=_iris, tracking_uri=f"sqlite:///{blocker}/sub/x.db"
+    )
+    assert result.run_id is None
+    assert "cannot create the MLflow store folder" in result.tracking_error
+
+
+# ---------------------------------------------------------------- queries
+def test_queries_on_a_missing_store_return_empty_frames(tmp_path):
+    uri = f"sqlite:///{tmp_path}/nothing/mlflow.db"
+    assert list_experiments(uri).empty
+    runs = list_runs(tracking_uri=uri)
+    assert runs.empty and {"run_id", "status", "experiment"} <= set(runs.columns)
+    hist = get_histories(["abc"], tracking_uri=uri)
+    assert hist.empty and list(hist.columns) == ["run_id", "key", "step", "value"]
+    assert get_history_frame("abc", tracking_uri=uri).empty
+    assert mark_stale_runs(uri) == []
+    assert not (tmp_path / "nothing").exists()  # queries create nothing
+
+
+def test_queries_on_an_empty_store_return_empty_frames():
+    tracking.get_or_create_experiment("empty")
+    assert set(list_experiments()["name"]) == {"empty", "Default"}
+    assert list_runs("empty").empty
+    assert list_runs(["no such experiment"]).empty
+    assert get_histories([]).empty
+
+
+def test_list_runs_and_get_histories_describe_the_runs(_iris):
+    a = run_experiment(TrainConfig(loss="mse", max_epochs=15), dataset=_iris)
+    b = run_experiment(TrainConfig(loss="hinge", max_epochs=15), dataset=_iris, experiment="other")
+    runs = list_runs()
+    assert set(runs["run_id"]) == {a.run_id, b.run_id}
+    row = runs.set_index("run_id").loc[a.run_id]
+    assert row["experiment"] == "iris" and row["status"] == "FINISHED"
+    assert row["params.loss"] == "mse"
+    assert row["metrics.test_accuracy"] == pytest.approx(a.metrics["test_accuracy"])
+    assert row["tags.host"] == socket.gethostname()
+    assert isinstance(row["start_time"], pd.Timestamp)
+    assert list_runs("other")["run_id"].tolist() == [b.run_id]
+    assert list_runs(filter="params.loss = 'hinge'")["run_id"].tolist() == [b.run_id]
+    long = get_histories([b.run_id, a.run_id], keys=["objective", "train_accuracy"])
+    assert list(long.columns) == ["run_id", "key", "step", "value"]
+    assert long["run_id"].unique().tolist() == [b.run_id, a.run_id]
+    got = long[(long["run_id"] == a.run_id) & (long["key"] == "objective")]
+    np.testing.assert_allclose(got["value"], a.history["objective"], rtol=1e-12)
+    assert got["step"].tolist() == a.history["epoch"].tolist()
+
+
+def test_build_pipeline_has_the_scaler_only_when_standardizing():
+    assert [n for n, _ in build_pipeline(TrainConfig()).steps] == ["scaler", "clf"]
+    assert [n for n, _ in build_pipeline(TrainConfig(standardize=False)).steps] == ["clf"]
+    clf = build_pipeline(TrainConfig(loss="hinge", lam=0.5, seed=3)).steps[-1][1]
+    assert (clf.loss, clf.lam, clf.random_state) == ("hinge", 0.5, 3)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"loss": "nope"}, "nope"),
+        ({"lam": -1.0}, "lam must be a number ≥ 0"),
+        ({"solver": "newton"}, "solver must be one of"),
+        ({"max_epochs": 0}, "epochs must be ≥ 1"),
+        ({"test_size": 1.0}, "test_size must be a fraction"),
+        ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
+        ({"csv_path": "/no/such/file.csv"}, "CSV file not found"),
+    ],
+)
+def test_config_validation_names_the_bad_value(change, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**change).validate()
