@@ -71,6 +71,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="limit BLAS and torch to N threads (default: numpy's setting)",
     )
+    p.add_argument(
+        "--max-load",
+        type=float,
+        default=None,
+        help="before each case wait (up to 15 min) until the 1-minute load "
+        "average is below this (the machine is shared)",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output path")
     p.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -110,6 +117,17 @@ def git_commit() -> str | None:
         return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def wait_for_quiet(max_load: float, ctx: Context, limit_s: float = 900.0) -> None:
+    """Sleep until the 1-minute load average is below ``max_load`` (at most ``limit_s``)."""
+    t0 = time.monotonic()
+    while (load := load_average()) and load[0] >= max_load:
+        if time.monotonic() - t0 > limit_s:
+            ctx.log(f"[bench] load still {load}: going on anyway")
+            return
+        ctx.log(f"[bench] waiting for load < {max_load} (now {load})")
+        time.sleep(15)
 
 
 def _json_default(o):
@@ -160,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     results: dict[str, dict] = {}
     for name in args.cases:
+        if args.max_load is not None:
+            wait_for_quiet(args.max_load, ctx)
         ctx.log(f"[bench] {name} (load {load_average()})")
         t0 = time.perf_counter()
         load0 = load_average()
