@@ -1,0 +1,682 @@
+"""Command line: ``python -m lossesbox {train,sweep,study,ui} ...``.
+
+Subcommands are a table (:data:`COMMANDS`): each names the module holding its
+``add_arguments(parser)`` and ``run(args) -> int``. Only the chosen subcommand's module
+is imported and only its options are built, so ``--help`` stays fast (no scikit-learn,
+scipy or mlflow import). ``study`` lives in :mod:`lossesbox.study` and appears when that
+module exists; it can reuse :func:`add_training_arguments` and :func:`configs_from_args`.
+
+Usage errors (unknown option, bad value, missing CSV file, ...) print one line and exit
+with status 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "UsageError",
+    "add_parallel_arguments",
+    "add_training_arguments",
+    "configs_from_args",
+    "main",
+]
+
+PROG = "python -m lossesbox"
+
+
+class UsageError(Exception):
+    """A bad command-line value found after parsing; printed as one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``module.add_arguments(parser)`` builds it, ``module.run(args)`` runs it."""
+
+    name: str
+    help: str
+    module: str
+    add: str = "add_arguments"
+    run: str = "run"
+    optional: bool = False  # listed only when ``module`` can be found
+
+    def available(self) -> bool:
+        return not self.optional or importlib.util.find_spec(self.module) is not None
+
+    def load(self) -> tuple[Callable[[argparse.ArgumentParser], None], Callable[..., int]]:
+        mod = importlib.import_module(self.module)
+        return getattr(mod, self.add), getattr(mod, self.run)
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "train",
+        "train one model, log it to MLflow, print its metrics",
+        __name__,
+        "add_train_arguments",
+        "run_train",
+    ),
+    Command(
+        "sweep",
+        "train a grid of configurations in parallel (one MLflow run each, under a parent run)",
+        __name__,
+        "add_sweep_arguments",
+        "run_sweep",
+    ),
+    Command(
+        "study",
+        "the loss study: datasets × losses × repeats, with a report",
+        "lossesbox.study",
+        optional=True,
+    ),
+    Command(
+        "ui", "start the dashboard (Streamlit) on 127.0.0.1", __name__, "add_ui_arguments", "run_ui"
+    ),
+)
+
+
+# ---------------------------------------------------------------- parsing helpers
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _fail(message: str) -> NoReturn:
+    raise UsageError(message)
+
+
+def _split(text: str) -> list[str]:
+    items = [s.strip() for s in str(text).split(",")]
+    if not items or any(not s for s in items):
+        raise argparse.ArgumentTypeError(f"empty item in comma list {text!r}")
+    return items
+
+
+def _number(kind: type, text: str, *, minimum=None, strict=False, what="value"):
+    try:
+        value = kind(text)
+    except ValueError:
+        name = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"{what} must be {name}; got {text!r}") from None
+    if kind is float and value != value:  # NaN
+        raise argparse.ArgumentTypeError(f"{what} must be a number; got {text!r}")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        sign = ">" if strict else "≥"
+        raise argparse.ArgumentTypeError(f"{what} must be {sign} {minimum:g}; got {text!r}")
+    if kind is float and value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{what} must be finite; got {text!r}")
+    return value
+
+
+def _list_of(kind: type, *, minimum=None, strict=False, what="value", choices=None):
+    def parse(text: str) -> list:
+        items = _split(text)
+        if kind is str:
+            if choices is not None:
+                for item in items:
+                    if item not in choices():
+                        raise argparse.ArgumentTypeError(
+                            f"unknown {what} {item!r}; valid: {', '.join(choices())}"
+                        )
+            return items
+        return [_number(kind, s, minimum=minimum, strict=strict, what=what) for s in items]
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+def _one(kind: type, *, minimum=None, strict=False, what="value"):
+    def parse(text: str):
+        return _number(kind, text, minimum=minimum, strict=strict, what=what)
+
+    parse.__name__ = what
+    return parse
+
+
+def _batch_size(text: str) -> int | None:
+    if text.strip().lower() in {"full", "none"}:
+        return None
+    return _number(int, text, minimum=1, what="--batch-size")
+
+
+def _loss_names() -> list[str]:
+    from .losses import LOSSES
+
+    return list(LOSSES)
+
+
+def _losses(text: str) -> list[str]:
+    if text.strip() == "all":
+        return _loss_names()
+    return _list_of(str, what="loss", choices=_loss_names)(text)
+
+
+_losses.__name__ = "loss"
+
+_SOLVERS = ("gd", "momentum", "sgd", "adam", "lbfgs")
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, lists: bool = True) -> None:
+    """The options shared by train, sweep and study (DESIGN.md "Command line").
+
+    With ``lists`` the help says that comma lists are accepted; the values are always
+    parsed as lists (``args.datasets``, ``args.losses``, ``args.lams``, ``args.seeds``,
+    ``args.solvers``, ``args.learning_rates``) and :func:`configs_from_args` expands them.
+    """
+    many = " (comma list)" if lists else ""
+    g = parser.add_argument_group("data")
+    g.add_argument(
+        "--dataset",
+        "--datasets",
+        dest="datasets",
+        type=_list_of(str, what="dataset"),
+        default=None,
+        metavar="NAME",
+        help=f"built-in or generated dataset{many}: iris, wine, breast_cancer, digits, blobs, "
+        "moons, circles, spiral, xor, classification (default: iris)",
+    )
+    g.add_argument("--csv", metavar="FILE", help="train on a CSV file instead")
+    g.add_argument("--target", metavar="COL", help="label column of --csv (default: inferred)")
+    g.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        help="do not put a StandardScaler in front of the classifier",
+    )
+    g.add_argument(
+        "--test-size",
+        type=_one(float, minimum=0, strict=True, what="--test-size"),
+        default=0.25,
+        metavar="F",
+        help="held-out fraction for the test metrics (default: 0.25)",
+    )
+    g = parser.add_argument_group("model and training")
+    g.add_argument(
+        "--loss",
+        "--losses",
+        dest="losses",
+        type=_losses,
+        default=None,
+        metavar="NAME",
+        help=f"loss{many}; 'all' = every registered loss (default: cross_entropy)",
+    )
+    g.add_argument(
+        "--lam",
+        "--lams",
+        dest="lams",
+        type=_list_of(float, minimum=0, what="--lam"),
+        default=None,
+        metavar="λ",
+        help=f"L2 penalty λ ≥ 0, mean convention{many} (default: 1e-3)",
+    )
+    g.add_argument(
+        "--seed",
+        "--seeds",
+        dest="seeds",
+        type=_list_of(int, minimum=0, what="--seed"),
+        default=None,
+        metavar="N",
+        help=f"seed of the split, init and shuffling{many} (default: 0)",
+    )
+    g.add_argument(
+        "--solver",
+        "--solvers",
+        dest="solvers",
+        type=_list_of(str, what="solver", choices=lambda: _SOLVERS),
+        default=None,
+        metavar="NAME",
+        help=f"{', '.join(_SOLVERS)}{many} (default: lbfgs)",
+    )
+    g.add_argument(
+        "--lr",
+        "--learning-rate",
+        dest="learning_rates",
+        type=_list_of(float, minimum=0, strict=True, what="--lr"),
+        default=None,
+        metavar="η",
+        help=f"step size of gd/momentum/sgd/adam{many} (default: 0.1)",
+    )
+    g.add_argument(
+        "--epochs",
+        type=_one(int, minimum=1, what="--epochs"),
+        default=200,
+        metavar="N",
+        help="maximum epochs (lbfgs: iterations) (default: 200)",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=256,
+        metavar="N",
+        help="mini-batch size of sgd/adam, or 'full' (default: 256)",
+    )
+    g.add_argument(
+        "--tol",
+        type=_one(float, minimum=0, what="--tol"),
+        default=1e-6,
+        metavar="T",
+        help="relative objective decrease that stops training (default: 1e-6)",
+    )
+    g.add_argument("--init", choices=("zeros", "normal"), default="zeros", help="initial weights")
+    g.add_argument(
+        "--validation-fraction",
+        type=_one(float, minimum=0, what="--validation-fraction"),
+        default=0.0,
+        metavar="F",
+        help="held-out share of the training data for per-epoch validation (default: 0)",
+    )
+    g.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    g = parser.add_argument_group("tracking")
+    g.add_argument(
+        "--experiment",
+        metavar="NAME",
+        help="MLflow experiment (default: one per dataset, named after it)",
+    )
+    g.add_argument("--no-track", dest="track", action="store_false", help="do not log to MLflow")
+    g.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
+    )
+
+
+def add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--jobs``, ``--backend``, ``--scheduler``, ``--address`` (sweep, study)."""
+    g = parser.add_argument_group("parallel execution")
+    g.add_argument(
+        "--jobs",
+        type=_one(int, what="--jobs"),
+        default=1,
+        metavar="N",
+        help="parallel workers (-1 = all cores; default: 1)",
+    )
+    g.add_argument(
+        "--backend",
+        choices=("loky", "dask", "ray"),
+        default="loky",
+        help="joblib backend: local processes (loky), a Dask or a Ray cluster (default: loky)",
+    )
+    g.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS, else a local cluster "
+        "on 127.0.0.1)",
+    )
+    g.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray instance)",
+    )
+
+
+def configs_from_args(args: argparse.Namespace) -> list:
+    """Expand the list-valued options into ``TrainConfig``s (grid order: dataset, loss,
+    λ, seed, solver, learning rate), each validated; ``UsageError`` on a bad value."""
+    import itertools
+
+    from .experiment import TrainConfig
+
+    if args.csv is not None:
+        if args.datasets not in (None, ["csv"]):
+            _fail("give either --dataset or --csv, not both")
+        if not os.path.isfile(args.csv):
+            _fail(f"CSV file not found: {args.csv}")
+        datasets = ["csv"]
+    else:
+        if args.target is not None:
+            _fail("--target needs --csv FILE")
+        datasets = args.datasets or ["iris"]
+        from .datasets import DATASETS
+
+        for name in datasets:
+            if name not in DATASETS:
+                _fail(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}, or --csv FILE")
+    if not 0 < args.test_size < 1:
+        _fail(f"--test-size must be a fraction strictly between 0 and 1; got {args.test_size}")
+    if not 0 <= args.validation_fraction < 1:
+        _fail(f"--validation-fraction must be in [0, 1); got {args.validation_fraction}")
+    grid = itertools.product(
+        datasets,
+        args.losses or ["cross_entropy"],
+        args.lams or [1e-3],
+        args.seeds or [0],
+        args.solvers or ["lbfgs"],
+        args.learning_rates or [0.1],
+    )
+    configs = []
+    for dataset, loss, lam, seed, solver, lr in grid:
+        config = TrainConfig(
+            dataset=dataset,
+            csv_path=args.csv,
+            target=args.target,
+            loss=loss,
+            lam=lam,
+            solver=solver,
+            learning_rate=lr,
+            max_epochs=args.epochs,
+            batch_size=args.batch_size,
+            tol=args.tol,
+            init=args.init,
+            seed=seed,
+            standardize=args.standardize,
+            test_size=args.test_size,
+            validation_fraction=args.validation_fraction,
+            dtype=args.dtype,
+        )
+        try:
+            config.validate()
+        except ValueError as exc:
+            _fail(str(exc))
+        configs.append(config)
+    return configs
+
+
+def _load_dataset_or_fail(config):
+    """Load a config's dataset; a bad CSV (or option) is a usage error."""
+    from .experiment import load_config_dataset
+
+    try:
+        return load_config_dataset(config)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# ---------------------------------------------------------------- train
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    add_training_arguments(parser, lists=False)
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar (results are still printed)"
+    )
+
+
+def run_train(args: argparse.Namespace) -> int:
+    for name in ("datasets", "losses", "lams", "seeds", "solvers", "learning_rates"):
+        values = getattr(args, name)
+        if values is not None and len(values) > 1:
+            option = {"learning_rates": "lr", "losses": "loss", "datasets": "dataset"}.get(
+                name, name[:-1]
+            )
+            _fail(f"train takes one --{option}; got {len(values)} (use sweep for a grid)")
+    (config,) = configs_from_args(args)
+    dataset = _load_dataset_or_fail(config)
+
+    from tqdm.auto import tqdm
+
+    from .experiment import run_experiment
+
+    bars: list = []  # created at the first epoch, after MLflow has started the run
+
+    def progress(record: dict) -> None:
+        if not bars:
+            bars.append(
+                tqdm(
+                    total=config.max_epochs,
+                    desc=f"{dataset.name} {config.loss}",
+                    unit="epoch",
+                    disable=args.quiet,
+                    leave=False,
+                    file=sys.stderr,
+                )
+            )
+        bar = bars[0]
+        if record.get("epoch", 0) > 0:
+            bar.update(1)
+        bar.set_postfix(
+            J=f"{record.get('objective', float('nan')):.4g}",
+            acc=f"{record.get('train_accuracy', float('nan')):.3f}",
+            refresh=False,
+        )
+
+    try:
+        result = run_experiment(
+            config,
+            dataset=dataset,
+            track=args.track,
+            experiment=args.experiment,
+            tracking_uri=args.tracking_uri,
+            callback=progress,
+        )
+    finally:
+        for bar in bars:
+            bar.close()
+    print(_train_summary(result))
+    if result.tracking_error:
+        print(f"warning: {result.tracking_error}", file=sys.stderr)
+    return 1 if result.status == "diverged" else 0
+
+
+def _train_summary(result) -> str:
+    from .tracking import ui_command
+
+    m = result.metrics
+    lines = [
+        f"{result.dataset.name}: {result.config.loss}, {result.config.solver}, "
+        f"λ={result.config.lam:g}, seed {result.config.seed} — {result.status} after "
+        f"{m['n_iter']} epochs ({m['fit_seconds']:.2f} s): {result.estimator.stop_reason_}",
+        "  ".join(
+            f"{k} {_fmt(m[k])}"
+            for k in (
+                "test_accuracy",
+                "test_log_loss",
+                "train_accuracy",
+                "objective",
+                "wrong_way_share",
+            )
+            if k in m
+        ),
+    ]
+    if result.status == "diverged":
+        lines.append("training diverged: try a smaller --lr (or another --solver / --loss)")
+    if result.run_id:
+        lines.append(
+            f"MLflow run {result.run_id} ({result.run_status}) in experiment '{result.experiment}'"
+        )
+        lines.append(f"view it: {ui_command(result.tracking_uri)}")
+    elif result.tracking_error is None:
+        lines.append("not tracked (--no-track)")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- sweep
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    add_training_arguments(parser, lists=True)
+    add_parallel_arguments(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    if args.jobs == 0:
+        _fail("--jobs must not be 0 (use 1 for sequential, -1 for all cores)")
+    configs = configs_from_args(args)
+    datasets = {}
+    for config in configs:
+        key = config.csv_path or config.dataset
+        if key not in datasets:
+            datasets[key] = _load_dataset_or_fail(config)
+    from .sweep import format_table
+    from .sweep import run_sweep as sweep
+
+    try:
+        result = sweep(
+            configs,
+            datasets=datasets,
+            jobs=args.jobs,
+            backend=args.backend,
+            scheduler=args.scheduler,
+            address=args.address,
+            track=args.track,
+            experiment=args.experiment,
+            tracking_uri=args.tracking_uri,
+            progress=not args.quiet,
+        )
+    except ValueError as exc:  # backend set-up problems (bad address, missing package)
+        _fail(str(exc))
+    print(format_table(result.table))
+    for parent in result.parent_run_ids:
+        print(f"MLflow parent run {parent}")
+    if result.table is not None and len(result.table) and args.track:
+        from .tracking import ui_command
+
+        print(f"view: {ui_command(args.tracking_uri)}")
+    if result.tracking_errors:
+        print(f"warning: {result.tracking_errors[0]}", file=sys.stderr)
+    failed = int((result.table["status"] == "error").sum()) if len(result.table) else 0
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------- ui
+def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port", type=_one(int, minimum=1, what="--port"), default=8501, help="(default: 8501)"
+    )
+    parser.add_argument(
+        "--headless", action="store_true", help="do not open a browser (servers, CI)"
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow store the dashboard reads and writes (default as for train)",
+    )
+    parser.add_argument(
+        "--print-command",
+        action="store_true",
+        help="print the streamlit command instead of running it",
+    )
+
+
+def ui_argv(args: argparse.Namespace) -> list[str]:
+    """``python -m streamlit run <package root>/dashboard.py`` bound to 127.0.0.1."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = os.path.join(root, "dashboard.py")
+    if not os.path.isfile(script):
+        _fail(f"dashboard not found at {script} (run from a lossesbox checkout)")
+    argv = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(args.port),
+    ]
+    if args.headless:
+        argv += ["--server.headless", "true"]
+    return argv
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from .tracking import resolve_tracking_uri
+
+    argv = ui_argv(args)
+    if args.print_command:
+        print(" ".join(argv))
+        return 0
+    env = dict(os.environ)
+    # Pin the store (resolved against *this* working directory) for the dashboard.
+    env["MLFLOW_TRACKING_URI"] = resolve_tracking_uri(args.tracking_uri)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    print(f"dashboard: http://127.0.0.1:{args.port}  (store {env['MLFLOW_TRACKING_URI']})")
+    proc = subprocess.Popen(argv, cwd=root, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return 130
+
+
+# ---------------------------------------------------------------- main
+def _subcommand(argv: Sequence[str], commands: Sequence[Command]) -> Command | None:
+    names = {c.name: c for c in commands}
+    for arg in argv:
+        if arg.startswith("-"):
+            continue
+        return names.get(arg)
+    return None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; only the subcommand named in ``argv`` gets its options (fast --help)."""
+    from . import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description="Classification losses on a linear softmax classifier: train, sweep, "
+        "study, dashboard. Every run is tracked in MLflow.",
+    )
+    parser.add_argument("--version", action="version", version=f"lossesbox {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = [c for c in COMMANDS if c.available()]
+    chosen = _subcommand(argv, commands)
+    for command in commands:
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        if command is chosen:
+            add, run = command.load()
+            add(sub)
+            sub.set_defaults(_run=run)
+    return parser
+
+
+def _on_sigterm(signum, frame) -> NoReturn:
+    # Turn `kill <pid>` into SystemExit so `finally` blocks run: the MLflow run ends KILLED.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m lossesbox``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return int(args._run(args) or 0)
+    except UsageError as exc:
+        print(f"{PROG} {args.command}: error: {exc} (see --help)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted (the MLflow run is marked KILLED)", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("LOSSESBOX_DEBUG"):
+            raise
+        print(
+            f"{PROG} {args.command}: error: {type(exc).__name__}: {exc} "
+            "(set LOSSESBOX_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,235 @@
+"""``python -m lossesbox``: fast help, one-line usage errors (exit 2), train end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lossesbox import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _run(*argv: str, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lossesbox", *argv],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def _client():
+    import mlflow
+
+    return mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+
+
+# ---------------------------------------------------------------- help
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["sweep", "--help"]])
+def test_help_imports_no_heavy_module(argv, tmp_path):
+    """--help must not import scikit-learn, scipy, mlflow, pandas (the 1-s budget)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "lossesbox", *argv],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: python -m lossesbox" in proc.stdout
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert not imported & {"sklearn", "scipy", "mlflow", "pandas", "streamlit", "altair"}
+
+
+def test_top_level_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("train", "sweep", "ui"):
+        assert re.search(rf"^\s+{name}\s", out, re.M)
+
+
+def test_both_spellings_and_comma_lists_parse_to_the_same_grid():
+    a = cli.build_parser(["sweep"]).parse_args(
+        ["sweep", "--dataset", "iris,wine", "--loss", "mse", "--lam", "1e-3,1e-2", "--seed", "0"]
+    )
+    b = cli.build_parser(["sweep"]).parse_args(
+        ["sweep", "--datasets", "iris,wine", "--losses", "mse", "--lams", "1e-3,1e-2", "--seeds=0"]
+    )
+    assert (a.datasets, a.losses, a.lams, a.seeds) == (b.datasets, b.losses, b.lams, b.seeds)
+    assert a.datasets == ["iris", "wine"] and a.lams == [1e-3, 1e-2]
+    configs = cli.configs_from_args(a)
+    assert [(c.dataset, c.lam) for c in configs] == [
+        ("iris", 1e-3),
+        ("iris", 1e-2),
+        ("wine", 1e-3),
+        ("wine", 1e-2),
+    ]
+    c = cli.build_parser(["train"]).parse_args(
+        ["train", "--learning-rate", "0.5", "--batch-size", "full", "--no-standardize"]
+    )
+    (config,) = cli.configs_from_args(c)
+    assert (config.learning_rate, config.batch_size, config.standardize) == (0.5, None, False)
+    d = cli.build_parser(["sweep"]).parse_args(["sweep", "--losses", "all"])
+    from lossesbox import LOSSES
+
+    assert d.losses == list(LOSSES)
+
+
+# ---------------------------------------------------------------- usage errors
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--loss", "nope"], "unknown loss 'nope'"),
+        (["train", "--lam", "-1"], "--lam must be ≥ 0"),
+        (["train", "--lam", "abc"], "--lam must be a number"),
+        (["train", "--lr", "0"], "--lr must be > 0"),
+        (["train", "--epochs", "0"], "--epochs must be ≥ 1"),
+        (["train", "--solver", "newton"], "unknown solver 'newton'"),
+        (["train", "--csv", "missing.csv"], "CSV file not found: missing.csv"),
+        (["train", "--dataset", "bogus"], "unknown dataset 'bogus'"),
+        (["train", "--loss", "mse,hinge"], "train takes one --loss"),
+        (["train", "--test-size", "1.5"], "--test-size must be a fraction"),
+        (["train", "--target", "y"], "--target needs --csv FILE"),
+        (["train", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["sweep", "--backend", "spark"], "invalid choice: 'spark'"),
+        (["sweep", "--jobs", "0"], "--jobs must not be 0"),
+        (["sweep", "--seeds", "1,,2"], "empty item"),
+        (["bogus"], "invalid choice: 'bogus'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_status_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists()  # nothing was logged
+
+
+def test_bad_csv_content_is_a_usage_error(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b,label\n1,x,0\n2,y,1\n3,z,0\n4,w,1\n")
+    code = cli.main(["train", "--csv", str(path), "--target", "label"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "'b'" in err  # the non-numeric column is named
+
+
+def test_usage_error_in_a_real_process_has_no_traceback(tmp_path):
+    proc = _run("train", "--loss", "nope", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- train
+def test_train_end_to_end_logs_a_run_and_prints_how_to_view_it(tmp_path):
+    proc = _run(
+        "train",
+        "--dataset",
+        "wine",
+        "--loss",
+        "exp_mse",
+        "--solver",
+        "adam",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "40",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    run_id = re.search(r"MLflow run ([0-9a-f]{32}) \(FINISHED\) in experiment 'wine'", out)[1]
+    accuracy = float(re.search(r"test_accuracy ([0-9.]+)", out)[1])
+    assert "view it: mlflow ui --backend-store-uri " in out
+    assert "epoch" in proc.stderr  # the progress bar
+    run = _client().get_run(run_id)
+    assert run.info.status == "FINISHED"
+    p = run.data.params
+    assert (p["loss"], p["solver"], p["learning_rate"], p["max_epochs"]) == (
+        "exp_mse",
+        "adam",
+        "0.01",
+        "40",
+    )
+    assert run.data.metrics["test_accuracy"] == pytest.approx(accuracy, abs=5e-4)
+    history = _client().get_metric_history(run_id, "objective")
+    assert len(history) == int(run.data.metrics["n_iter"]) + 1
+    # The logged model predicts what a fresh fit predicts (same seed, same data).
+    import mlflow
+
+    from lossesbox.datasets import load_dataset
+    from lossesbox.experiment import TrainConfig, build_pipeline
+
+    config = TrainConfig(
+        dataset="wine", loss="exp_mse", solver="adam", learning_rate=0.01, max_epochs=40
+    )
+    data = load_dataset("wine")
+    X_train, X_test, y_train, _ = data.split(0.25, 0)
+    expected = build_pipeline(config).fit(X_train, y_train).predict(X_test)
+    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    np.testing.assert_array_equal(model.predict(X_test), expected)
+
+
+def test_train_diverging_exits_1_and_the_run_is_failed(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--loss", "exp_mse", "--solver", "gd", "--lr", "1e8", "--quiet"]
+    code = cli.main(argv)
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "diverged" in out and "try a smaller --lr" in out
+    run_id = re.search(r"MLflow run ([0-9a-f]{32}) \(FAILED\)", out)[1]
+    run = _client().get_run(run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["stop_reason"].startswith("diverged: ")
+
+
+def test_train_no_track_and_csv(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 2))
+    frame = pd.DataFrame(X, columns=["u", "v"]).assign(kind=np.where(X[:, 0] > 0, "a", "b"))
+    frame.to_csv(tmp_path / "points.csv", index=False)
+    code = cli.main(
+        ["train", "--csv", str(tmp_path / "points.csv"), "--target", "kind", "--no-track"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("csv:points.csv: cross_entropy, lbfgs")
+    assert "not tracked (--no-track)" in out
+    assert not Path(os.environ["LOSSESBOX_ARTIFACT_ROOT"], "mlflow.db").exists()
+
+
+def test_ui_runs_streamlit_on_localhost(capsys):
+    assert cli.main(["ui", "--print-command", "--port", "8765"]) == 0
+    out = capsys.readouterr().out.split()
+    assert out[1:4] == ["-m", "streamlit", "run"]
+    assert Path(out[4]) == ROOT / "dashboard.py"
+    assert out[5:9] == ["--server.address", "127.0.0.1", "--server.port", "8765"]
