@@ -60,6 +60,6 @@ st.code(mlflow_ui_command(), language="bash")
 st.caption(
     f"Run links in this dashboard point at {mlflow_ui_base()}/#/experiments/<id>/runs/<run id> "
     "(set `LOSSESBOX_MLFLOW_UI` if your MLflow UI is elsewhere). Create runs from the "
-    "command line with `python -m lossesbox train --dataset wine --loss mse,exp_mse`."
+    "command line, e.g. `python -m lossesbox sweep --dataset wine --losses mse,exp_mse`."
 )
 st.caption(f"lossesbox {__version__}")

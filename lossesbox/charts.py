@@ -1,9 +1,9 @@
 """Altair chart builders: pure functions of DataFrames and arrays (no Streamlit).
 
 Used by the dashboard pages and reusable for HTML artifacts (``chart.save("x.html")``).
-Every builder takes plain data and returns an ``alt.Chart`` (or layer/concat); data is
-embedded inline with NaN/inf turned into nulls, so charts with more than Altair's default
-5,000 rows still serialize.
+Every builder takes plain data and returns an ``alt.Chart`` (or layer/concat); NaN/inf
+become nulls, and data over Altair's default 5,000 rows is embedded inline so it still
+serializes.
 
 History frames use DESIGN.md's keys: one row per epoch with ``epoch, objective,
 data_loss, penalty, train_accuracy, val_accuracy, wrong_way_share, ...`` and per class c
@@ -52,6 +52,9 @@ SHARE_KINDS = {
 _CLASS_COLUMN = re.compile(r"^(?P<kind>[a-z_]+)\.class_(?P<c>\d+)$")
 
 
+_MAX_FRAME_ROWS = 5000  # Altair's default max_rows for DataFrames
+
+
 def _clean(value):
     if isinstance(value, float | np.floating):
         return float(value) if math.isfinite(value) else None
@@ -62,8 +65,20 @@ def _clean(value):
     return value
 
 
-def _data(frame: pd.DataFrame) -> alt.InlineData:
-    """Inline records with non-finite numbers as null (valid JSON, no max-rows limit)."""
+def _data(frame: pd.DataFrame) -> pd.DataFrame | alt.InlineData:
+    """Chart data with ±inf as missing.
+
+    Up to 5,000 rows: the DataFrame itself (fast: Streamlit ships it as Arrow, Altair's
+    ``to_dict`` turns NaN into null). Larger: inline records with nulls, which bypass
+    Altair's default 5,000-row limit (slower to build: every record is validated).
+    """
+    frame = frame.reset_index(drop=True)
+    numeric = frame.select_dtypes(include="number").columns
+    if len(numeric):
+        frame = frame.copy()
+        frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
+    if len(frame) <= _MAX_FRAME_ROWS:
+        return frame
     records = [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
     return alt.InlineData(values=records)
 

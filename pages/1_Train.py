@@ -1,9 +1,320 @@
-"""Placeholder until the experiment runner lands (replaced in the next dashboard commit)."""
+"""Train: pick data, loss and solver in the sidebar, train live, inspect the result."""
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-from lossesbox.app.widgets import page_setup
+from lossesbox import LOSSES
+from lossesbox.app.live import TrainingJob
+from lossesbox.app.results import confusion, decision_grid, ending_message
+from lossesbox.app.widgets import (
+    LAST_RESULT,
+    PERSIST,
+    TRAIN_JOB,
+    collect_finished_job,
+    friendly_errors,
+    load_builtin_dataset,
+    load_uploaded_dataset,
+    mlflow_ui_command,
+    mlflow_ui_url,
+    page_setup,
+    save_upload,
+    warm_up_imports,
+)
+from lossesbox.charts import (
+    accuracy_curves,
+    confusion_matrix_chart,
+    decision_regions_chart,
+    training_curves,
+)
+from lossesbox.datasets import DATASETS, GENERATED, dataset_options, read_csv_preview
 
 page_setup("Train")
-st.title("Train".replace("_", " "))
-st.info("This page is being built; train from the command line meanwhile.")
+warm_up_imports()
+
+LAMBDAS = [0.0, 1e-6, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0]
+RATES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, 1000.0]
+SOLVERS = ["lbfgs", "gd", "momentum", "sgd", "adam"]
+LIVE_EVERY = 0.3  # seconds between redraws while training
+LIVE_KEYS = ["epoch", "objective", "data_loss", "penalty", "train_accuracy", "val_accuracy"]
+
+
+def stop_job() -> None:
+    job = st.session_state.get(TRAIN_JOB)
+    if job is not None:
+        job.stop()
+
+
+def option_widget(dataset: str, option: str, default):
+    """A sidebar widget for one generated-dataset option, typed after its default."""
+    key = f"tr_opt_{dataset}_{option}"
+    label = option.replace("_", " ")
+    if isinstance(default, bool):
+        return st.checkbox(label, value=default, key=key, persist_state=PERSIST)
+    if isinstance(default, int):
+        return int(st.number_input(label, value=default, step=1, key=key, persist_state=PERSIST))
+    if isinstance(default, float):
+        return float(
+            st.number_input(
+                label, value=default, step=0.05, format="%.3f", key=key, persist_state=PERSIST
+            )
+        )
+    return st.text_input(label, value=str(default), key=key, persist_state=PERSIST)
+
+
+collect_finished_job()
+st.title("Train")
+
+# --- Sidebar: data -----------------------------------------------------------------------------
+sb = st.sidebar
+sb.header("Data")
+source = sb.radio(
+    "Source",
+    ["Built-in or generated", "Upload a CSV"],
+    key="tr_source",
+    persist_state=PERSIST,
+)
+dataset = None
+options: dict = {}
+csv_path = target = None
+if source.startswith("Built-in"):
+    name = sb.selectbox(
+        "Dataset",
+        list(DATASETS),
+        index=list(DATASETS).index("iris"),
+        format_func=lambda n: f"{n} (generated)" if n in GENERATED else n,
+        key="tr_dataset",
+        persist_state=PERSIST,
+    )
+    sb.caption(DATASETS[name])
+    with sb:
+        options = {opt: option_widget(name, opt, d) for opt, d in dataset_options(name).items()}
+    with friendly_errors(f"Loading {name}", "Change the dataset options."):
+        dataset = load_builtin_dataset(name, tuple(sorted(options.items())))
+else:
+    upload = sb.file_uploader(
+        "CSV file (≤ 50 MB, header row, one target column)",
+        type=["csv", "tsv", "txt"],
+        key="tr_upload",
+    )
+    if upload is not None:
+        st.session_state["tr_csv"] = (upload.name, upload.getvalue())
+    stored = st.session_state.get("tr_csv")
+    if stored is None:
+        st.info("Upload a CSV in the sidebar: numeric feature columns plus one target column.")
+    else:
+        file_name, data = stored
+        with friendly_errors(f"Reading {file_name}", "Fix the file and upload it again."):
+            csv_path = save_upload(file_name, data)
+            preview = read_csv_preview(csv_path, n=8)
+            from lossesbox.datasets import infer_target_column
+
+            columns = [str(c) for c in preview.columns]
+            guess = infer_target_column(columns)
+            target = sb.selectbox(
+                "Target column",
+                columns,
+                index=columns.index(guess),
+                key=f"tr_target_{file_name}",
+                persist_state=PERSIST,
+            )
+            with st.expander(f"Preview of {file_name}", expanded=True):
+                st.dataframe(preview, hide_index=True)
+            dataset = load_uploaded_dataset(csv_path, target)
+
+# --- Sidebar: model and training -----------------------------------------------------------------
+sb.header("Model")
+loss = sb.selectbox(
+    "Loss", list(LOSSES), index=0, key="tr_loss", persist_state=PERSIST, help="See Home / Theory."
+)
+sb.latex(LOSSES[loss].formula)
+lam = sb.select_slider(
+    "λ (L2 penalty, log scale)",
+    LAMBDAS,
+    value=1e-3,
+    format_func=lambda v: "0" if v == 0 else f"{v:g}",
+    key="tr_lam",
+    persist_state=PERSIST,
+)
+solver = sb.selectbox("Solver", SOLVERS, key="tr_solver", persist_state=PERSIST)
+lr = sb.select_slider(
+    "Learning rate (log scale)",
+    RATES,
+    value=0.1,
+    format_func=lambda v: f"{v:g}",
+    key="tr_lr",
+    persist_state=PERSIST,
+    disabled=solver == "lbfgs",
+    help="Not used by lbfgs (it searches its own step).",
+)
+epochs = sb.number_input(
+    "Epochs (lbfgs: iterations)", 1, 20_000, 200, key="tr_epochs", persist_state=PERSIST
+)
+batch = sb.number_input(
+    "Batch size",
+    1,
+    1_000_000,
+    256,
+    key="tr_batch",
+    persist_state=PERSIST,
+    disabled=solver not in ("sgd", "adam"),
+    help="Mini-batch size for sgd and adam.",
+)
+init = sb.selectbox("Initialization", ["zeros", "normal"], key="tr_init", persist_state=PERSIST)
+seed = sb.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed", persist_state=PERSIST)
+sb.header("Evaluation")
+standardize = sb.checkbox("Standardize features", value=True, key="tr_std", persist_state=PERSIST)
+val_share = sb.slider(
+    "Validation share (of the training part)",
+    0.0,
+    0.5,
+    0.2,
+    0.05,
+    key="tr_val",
+    persist_state=PERSIST,
+)
+test_share = sb.slider("Test share", 0.1, 0.5, 0.25, 0.05, key="tr_test", persist_state=PERSIST)
+sb.header("Tracking")
+track = sb.checkbox("Log the run to MLflow", value=True, key="tr_track", persist_state=PERSIST)
+experiment = sb.text_input(
+    "Experiment (blank = dataset name)", "", key="tr_exp", persist_state=PERSIST
+).strip()
+
+# --- Main: data summary and the buttons --------------------------------------------------------
+if dataset is not None:
+    counts = ", ".join(f"{k}: {v}" for k, v in dataset.class_counts().items())
+    st.markdown(
+        f"**{dataset.name}** — {dataset.n_samples} samples × {dataset.n_features} features, "
+        f"{dataset.n_classes} classes ({counts if len(counts) < 200 else 'see preview'})."
+    )
+
+job = st.session_state.get(TRAIN_JOB)
+running = job is not None and not job.done
+c1, c2, c3 = st.columns([1, 1, 5])
+clicked = c1.button("Train", type="primary", key="tr_train", disabled=dataset is None)
+if clicked and running:
+    st.warning("A run is already going: stop it first (or wait for it to finish).")
+elif clicked:
+    from lossesbox.experiment import TrainConfig
+
+    with friendly_errors("These settings cannot be trained"):
+        config = TrainConfig(
+            dataset="csv" if csv_path else dataset.name,
+            dataset_options={} if csv_path else dict(options),
+            csv_path=csv_path,
+            target=target,
+            loss=loss,
+            lam=float(lam),
+            solver=solver,
+            learning_rate=float(lr),
+            max_epochs=int(epochs),
+            batch_size=int(batch),
+            init=init,
+            seed=int(seed),
+            standardize=bool(standardize),
+            test_size=float(test_share),
+            validation_fraction=float(val_share),
+        ).validate()
+        job = TrainingJob(config, dataset, track=track, experiment=experiment or None).start()
+        st.session_state[TRAIN_JOB] = job
+        running = True
+c2.button("Stop", key="tr_stop", disabled=not running, on_click=stop_job)
+
+
+def draw(history: pd.DataFrame) -> None:
+    """Loss curves and accuracy side by side."""
+    col_loss, col_acc = st.columns(2)
+    col_loss.altair_chart(training_curves(history))
+    col_acc.altair_chart(accuracy_curves(history))
+
+
+def progress_text(job: TrainingJob, epoch: int) -> str:
+    phase = job.phase()
+    if job.stop_requested:
+        return f"Stopping after epoch {epoch}…"
+    if phase == "starting":
+        return "Starting (loading scikit-learn, opening the MLflow run)…"
+    if phase == "finishing":
+        return f"Epoch {epoch}: evaluating on the test set and logging the run to MLflow…"
+    return f"Epoch {epoch}/{job.config.max_epochs} · {job.seconds:.1f} s"
+
+
+@st.fragment(run_every=LIVE_EVERY)
+def live_view() -> None:
+    """Redraw progress and curves from the worker's records; only this fragment reruns,
+    every LIVE_EVERY seconds, so the page stays responsive and Stop can be clicked."""
+    job = st.session_state.get(TRAIN_JOB)
+    if job is None:
+        return
+    if job.done:
+        st.rerun()  # the whole page, which collects and shows the result
+    records = job.records()
+    epoch = records[-1]["epoch"] if records else 0
+    st.progress(min(epoch / job.config.max_epochs, 1.0), text=progress_text(job, epoch))
+    if records:
+        draw(pd.DataFrame.from_records(records, columns=LIVE_KEYS))
+
+
+# --- Live: while the worker trains, a fragment polls it ------------------------------------------
+if running:
+    live_view()
+failure = st.session_state.pop("last_job_error", None)
+if failure:
+    st.error(
+        f"**Training failed:** {failure}\n\n"
+        "Check the settings (and the data); the server log has the details."
+    )
+
+# --- Result -------------------------------------------------------------------------------------
+result = None if running else st.session_state.get(LAST_RESULT)
+if result is not None:
+    cfg = result.config
+    draw(result.history)
+    st.header("Result")
+    st.caption(
+        f"`{cfg.loss}` on {result.dataset.name}, λ = {cfg.lam:g}, solver `{cfg.solver}`"
+        + (f", learning rate {cfg.learning_rate:g}" if cfg.solver != "lbfgs" else "")
+        + f", seed {cfg.seed} · trained in {result.seconds:.1f} s"
+    )
+    level, text = ending_message(result)
+    getattr(st, level)(text)
+    m = result.metrics
+    cols = st.columns(6)
+    cols[0].metric("Test accuracy", f"{m.get('test_accuracy', np.nan):.3f}")
+    cols[1].metric("Train accuracy", f"{m.get('train_accuracy', np.nan):.3f}")
+    cols[2].metric("Test log-loss", f"{m.get('test_log_loss', np.nan):.4f}")
+    cols[3].metric("Objective J", f"{m.get('objective', np.nan):.5g}")
+    cols[4].metric("Wrong-way share", f"{m.get('wrong_way_share', np.nan):.3f}")
+    cols[5].metric("Epochs", int(m.get("n_iter", len(result.history) - 1)))
+
+    if result.run_id:
+        url = mlflow_ui_url(result.experiment_id, result.run_id)
+        st.markdown(
+            f"Logged as run `{result.run_id}` in experiment **{result.experiment}** "
+            f"({result.run_status}) · [open it in the MLflow UI]({url})"
+        )
+        st.caption(f"Start the MLflow UI first: `{mlflow_ui_command()}`")
+    elif result.tracking_error:
+        st.warning(f"Training finished but the run was **not logged**: {result.tracking_error}")
+    else:
+        st.caption("Not logged to MLflow (tracking is off in the sidebar).")
+
+    col_cm, col_dr = st.columns([2, 3])
+    with col_cm, friendly_errors("Confusion matrix"):
+        if result.dataset.n_classes <= 30:
+            st.altair_chart(confusion_matrix_chart(confusion(result), result.dataset.class_names))
+        else:
+            st.caption("Confusion matrix left out: more than 30 classes.")
+    if result.dataset.n_features == 2:
+        with col_dr, friendly_errors("Decision regions"):
+            grid, points = decision_grid(result)
+            names = result.dataset.feature_names
+            st.altair_chart(decision_regions_chart(grid, points, x=names[0], y=names[1]))
+    st.download_button(
+        "Download the history (CSV)",
+        result.history.to_csv(index=False),
+        file_name=f"history-{result.run_id or cfg.label()}.csv",
+        mime="text/csv",
+        key="tr_download",
+    )
+    st.caption("The **Gradient signs** page (sidebar) shows this model's gradient signs per epoch.")

@@ -13,6 +13,7 @@ from lossesbox.app.widgets import (
     collect_finished_job,
     friendly_errors,
     page_setup,
+    tracking_uri,
 )
 from lossesbox.charts import (
     class_columns,
@@ -81,6 +82,20 @@ def share_views(history: pd.DataFrame, class_names, key: str) -> None:
     st.dataframe(table.style.format("{:.3f}"))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def load_history(uri: str, run_id: str) -> pd.DataFrame:
+    """A run's full history: its history.csv artifact (every key, per-class shares
+    included), else its logged metrics pivoted to one row per epoch."""
+    from lossesbox.app.runs import histories_wide
+    from lossesbox.tracking import get_histories, get_history_frame
+
+    frame = get_history_frame(run_id, tracking_uri=uri)
+    if len(frame) == 0:
+        long = get_histories([run_id], tracking_uri=uri)
+        frame = histories_wide(long).drop(columns="run_id", errors="ignore")
+    return frame.sort_values("epoch").reset_index(drop=True) if len(frame) else frame
+
+
 def class_names_of(result):
     dataset = getattr(result, "dataset", None)
     return list(dataset.class_names) if dataset is not None else None
@@ -121,23 +136,30 @@ with tab_run:
             share_views(result.history, class_names_of(result), "gs_last")
     else:
         with friendly_errors("Loading runs from MLflow", "Check MLFLOW_TRACKING_URI."):
-            from lossesbox.app.runs import run_label
-            from lossesbox.tracking import get_histories, list_runs
+            from lossesbox.app.runs import class_names_from_params, run_label
+            from lossesbox.tracking import list_runs
 
-            runs = list_runs()
-            if runs is None or len(runs) == 0:
+            runs = list_runs(tracking_uri=tracking_uri())
+            if len(runs) == 0:
                 st.info(
                     "No runs in the MLflow store yet. Train one on the Train page or run "
                     "`python -m lossesbox train --dataset wine --loss exp_mse`."
                 )
             else:
-                labels = {rid: run_label(row) for rid, row in runs.set_index("run_id").iterrows()}
+                labels = {row["run_id"]: run_label(row) for _, row in runs.iterrows()}
                 run_id = st.selectbox(
                     "Run", list(labels), format_func=labels.get, key="gs_run", persist_state=PERSIST
                 )
-                history = get_histories([run_id])
-                history = history[history["run_id"] == run_id].sort_values("epoch")
-                share_views(history.reset_index(drop=True), None, "gs_mlflow")
+                with st.spinner("Loading the run's history…"):
+                    history = load_history(tracking_uri(), run_id)
+                if len(history) == 0:
+                    st.warning("This run has no per-epoch history.")
+                else:
+                    row = runs.set_index("run_id").loc[run_id]
+                    names = class_names_from_params(row)
+                    if names is not None and len(names) != len(class_columns(history)):
+                        names = None
+                    share_views(history, names, "gs_mlflow")
 
 # --- Two losses side by side -----------------------------------------------------------------
 with tab_pair:

@@ -7,9 +7,11 @@ the pages land there (and are checked there).
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -26,6 +28,17 @@ def app(path: str) -> AppTest:
 def charts(at: AppTest) -> list[dict]:
     """Vega-Lite specs of the Altair charts on the page."""
     return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def chart_data(at: AppTest, title_part: str):
+    """The data frame of the first chart whose title contains ``title_part``."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    for c in at.get("vega_lite_chart"):
+        if title_part in str(json.loads(c.proto.spec).get("title")):
+            frames = [convert_arrow_bytes_to_pandas_df(d.data.data) for d in c.proto.datasets]
+            return pd.concat(frames, ignore_index=True)
+    raise AssertionError(f"no chart titled like {title_part!r}")
 
 
 def no_errors(at: AppTest) -> None:
@@ -119,3 +132,285 @@ def test_gradient_signs_explorer_widgets_and_bad_input():
     at.text_input(key="gs_vec").set_value("1, two").run()
     assert not at.exception
     assert any("'two' is not a number" in e.value for e in at.error)
+
+
+# --------------------------------------------------------------------------- train
+def finish_training(at: AppTest, timeout: float = 300) -> None:
+    """Wait for the background training job, then rerun the page as the live fragment's
+    final ``st.rerun()`` would (AppTest does not fire ``run_every`` timers)."""
+    job = at.session_state["train_job"]
+    assert job.wait(timeout), "training did not finish"
+    at.run(timeout=TIMEOUT)
+
+
+def _runs():
+    from lossesbox.tracking import list_runs
+
+    return list_runs()
+
+
+def test_train_page_trains_iris_live_and_logs_the_run():
+    at = app("pages/1_Train.py").run()
+    no_errors(at)
+    assert at.selectbox(key="tr_dataset").value == "iris"
+    at.selectbox(key="tr_solver").set_value("gd").run()
+    at.select_slider(key="tr_lr").set_value(1.0)
+    at.number_input(key="tr_epochs").set_value(15)
+    at.button(key="tr_train").click().run()
+    no_errors(at)
+    assert at.button(key="tr_stop").disabled is False  # live: Stop is clickable
+    finish_training(at)
+    no_errors(at)
+    assert at.button(key="tr_stop").disabled
+    assert float(metric(at, "Test accuracy")) > 0.7
+    assert metric(at, "Epochs") == "15"
+    specs = charts(at)
+    titles = [str(s.get("title")) for s in specs]
+    assert any("Objective" in t for t in titles)
+    assert any("Accuracy" in t for t in titles)
+    assert any("Confusion" in t for t in titles)
+    # live curves were drawn from the history: epochs 0..15
+    result = at.session_state["last_result"]
+    assert list(result.history["epoch"]) == list(range(16))
+    runs = _runs()
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    assert run["run_id"] == result.run_id
+    assert run["status"] == "FINISHED"
+    assert run["params.loss"] == "cross_entropy"
+    assert any(result.run_id in m.value and "#/experiments/" in m.value for m in at.markdown)
+
+
+def test_train_page_stop_button_stops_and_the_run_is_still_logged():
+    from lossesbox.app.live import TrainingJob
+    from lossesbox.experiment import TrainConfig
+
+    at = app("pages/1_Train.py").run()
+    config = TrainConfig(dataset="digits", solver="gd", max_epochs=100_000, tol=0.0)
+    job = TrainingJob(config, track=True).start()
+    deadline = time.time() + 120
+    while job.n_records < 3 and not job.done and time.time() < deadline:
+        time.sleep(0.05)
+    assert not job.done
+    at.session_state["train_job"] = job  # as if Train had been clicked
+    at.run()
+    no_errors(at)
+    (progress,) = at.get("progress")  # the live view: progress bar and curves
+    assert progress.text.startswith("Epoch ") and "/100000" in progress.text
+    assert len(charts(at)) == 2
+    at.button(key="tr_stop").click().run()
+    assert job.stop_requested
+    finish_training(at)
+    no_errors(at)
+    assert job.done
+    result = at.session_state["last_result"]
+    assert result.status == "stopped"
+    assert len(result.history) < 100_000
+    assert any("Stopped by you" in i.value for i in at.info)
+    run = _runs().set_index("run_id").loc[result.run_id]
+    assert run["status"] == "FINISHED"
+    assert run["tags.stop_reason"] == "user"
+
+
+def test_train_page_divergence_is_explained():
+    at = app("pages/1_Train.py").run()
+    at.checkbox(key="tr_track").uncheck()
+    at.selectbox(key="tr_loss").set_value("mse")
+    at.selectbox(key="tr_solver").set_value("gd").run()
+    at.select_slider(key="tr_lr").set_value(1000.0)
+    at.number_input(key="tr_epochs").set_value(50)
+    at.button(key="tr_train").click().run()
+    finish_training(at)
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("diverged" in e and "smaller learning rate" in e for e in errors), errors
+    assert any("not logged" in c.value.lower() or "Not logged" in c.value for c in at.caption)
+
+
+GOOD_CSV = b"x0,x1,label\n" + b"".join(
+    f"{i % 7 * 0.3:.2f},{(i * 13) % 5 - 2.0:.2f},{'ab'[i % 2]}\n".encode() for i in range(40)
+)
+
+
+def test_train_page_csv_upload_preview_target_and_bad_files():
+    at = app("pages/1_Train.py").run()
+    at.radio(key="tr_source").set_value("Upload a CSV").run()
+    no_errors(at)
+    assert any("Upload a CSV" in i.value for i in at.info)
+    at.file_uploader(key="tr_upload").set_value(("points.csv", GOOD_CSV, "text/csv")).run()
+    no_errors(at)
+    preview = at.dataframe[0].value
+    assert list(preview.columns) == ["x0", "x1", "label"]
+    assert at.selectbox(key="tr_target_points.csv").value == "label"
+    assert any("40 samples × 2 features, 2 classes" in m.value for m in at.markdown)
+    # bad files: an error naming the problem, never a traceback
+    for name, content, words in [
+        ("one_class.csv", b"a,b,label\n1,2,x\n3,4,x\n5,6,x\n", "class"),
+        ("text.csv", b"a,b,label\n1,foo,x\n3,bar,y\n5,baz,x\n6,qux,y\n", "numeric"),
+        ("nan.csv", b"a,b,label\n1,,x\n3,4,y\n5,6,x\n6,7,y\n", "missing"),
+        ("binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "PNG"),
+    ]:
+        at.file_uploader(key="tr_upload").set_value((name, content, "text/csv")).run()
+        assert not at.exception, name
+        errors = " ".join(e.value for e in at.error)
+        assert words.lower() in errors.lower(), (name, errors)
+        assert at.button(key="tr_train").disabled
+
+
+def test_widget_state_survives_page_switches():
+    at = app("dashboard.py").run()
+    at.switch_page("pages/1_Train.py").run()
+    at.selectbox(key="tr_loss").set_value("exp_mse")
+    at.select_slider(key="tr_lam").set_value(0.01).run()
+    at.switch_page("pages/4_Theory.py").run()
+    no_errors(at)
+    at.switch_page("pages/1_Train.py").run()
+    assert at.selectbox(key="tr_loss").value == "exp_mse"
+    assert at.select_slider(key="tr_lam").value == 0.01
+
+
+# --------------------------------------------------------------------------- logged runs
+@pytest.fixture(scope="module")
+def logged_store(tmp_path_factory):
+    """One store with a few wine runs for the pages that read MLflow: mse and exp_mse at
+    two λ, and mse at λ = 1e-3 with two seeds. Built once per module (a new sqlite
+    store costs seconds)."""
+    from lossesbox.experiment import TrainConfig, run_experiment
+
+    root = tmp_path_factory.mktemp("logged")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", uri)
+    mp.setenv("LOSSESBOX_ARTIFACT_ROOT", str(root))
+    ids = {}
+    try:
+        for loss, lam, seed in [
+            ("mse", 1e-3, 0),
+            ("mse", 1e-3, 1),
+            ("exp_mse", 1e-3, 0),
+            ("mse", 1e-1, 0),
+            ("exp_mse", 1e-1, 0),
+        ]:
+            config = TrainConfig(
+                dataset="wine",
+                loss=loss,
+                lam=lam,
+                seed=seed,
+                solver="gd",
+                learning_rate=0.1,
+                max_epochs=12,
+                tol=0.0,
+                init="normal",
+                validation_fraction=0.2,
+            )
+            result = run_experiment(config)
+            assert result.run_id and result.tracking_error is None
+            ids[(loss, lam, seed)] = result.run_id
+    finally:
+        mp.undo()
+    return uri, str(root), ids
+
+
+@pytest.fixture
+def use_logged_store(logged_store, monkeypatch):
+    uri, root, ids = logged_store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("LOSSESBOX_ARTIFACT_ROOT", root)
+    return ids
+
+
+def test_compare_page_with_an_empty_store_explains_how_to_create_runs():
+    at = app("pages/3_Compare_runs.py").run()
+    no_errors(at)
+    assert any("No runs yet" in i.value for i in at.info)
+    assert any("python -m lossesbox sweep" in c.value for c in at.code)
+
+
+def test_compare_page_filters_selects_and_compares(use_logged_store):
+    ids = use_logged_store
+    at = app("pages/3_Compare_runs.py").run()
+    no_errors(at)
+    table = at.dataframe[0].value
+    assert len(table) == 5
+    at.multiselect(key="cr_f_loss").set_value(["mse"]).run()
+    assert len(at.dataframe[0].value) == 3
+    at.multiselect(key="cr_f_loss").set_value([]).run()
+
+    a, b = ids[("mse", 1e-3, 0)], ids[("exp_mse", 1e-3, 0)]
+    at.multiselect(key="cr_selected").set_value([a, b]).run()
+    no_errors(at)
+    # only the differing parameter is listed, unless asked for all
+    params = at.dataframe[1].value
+    assert list(params.index) == ["loss"]
+    at.toggle(key="cr_allparams").set_value(True).run()
+    assert {"lam", "solver", "seed", "loss"} <= set(at.dataframe[1].value.index)
+    # best value and epoch next to the last value, values at a chosen epoch
+    at.number_input(key="cr_at_epoch").set_value(5).run()
+    summary = at.dataframe[2].value
+    assert {"last", "best", "best epoch", "at epoch 5"} <= set(summary.columns)
+    obj = summary[summary["metric"] == "objective"]
+    assert len(obj) == 2
+    assert (obj["best"] <= obj["last"] + 1e-12).all()
+    specs = charts(at)
+    titles = " ".join(str(s.get("title")) for s in specs)
+    assert "final val_accuracy" in titles and "‖W‖_F" in titles  # the λ-sweep view
+    overlay = [s for s in specs if s.get("encoding", {}).get("color", {}).get("field") == "run"]
+    assert overlay or any("layer" in s for s in specs)
+    # spread over seeds: the two mse λ=1e-3 runs differ only by seed
+    at.multiselect(key="cr_selected").set_value(
+        [ids[("mse", 1e-3, 0)], ids[("mse", 1e-3, 1)]]
+    ).run()
+    no_errors(at)
+    assert any("spread over seeds" in str(s.get("title")) for s in charts(at))
+
+
+def test_gradient_signs_page_loads_a_logged_run(use_logged_store):
+    ids = use_logged_store
+    at = app("pages/2_Gradient_signs.py").run()
+    at.radio(key="gs_source").set_value("A run logged in MLflow").run()
+    no_errors(at)
+    at.selectbox(key="gs_run").set_value(ids[("mse", 1e-3, 0)]).run()
+    no_errors(at)
+    heat = chart_data(at, "pushing the score up (wrong way)")
+    assert set(heat["epoch"]) == set(range(13))
+    assert set(heat["class"]) == {"class_0", "class_1", "class_2"}  # from class_counts
+    from lossesbox.tracking import get_history_frame
+
+    history = get_history_frame(ids[("mse", 1e-3, 0)])
+    cell = heat[(heat["epoch"] == 4) & (heat["class"] == "class_1")]["share"].item()
+    assert cell == pytest.approx(
+        history.loc[history["epoch"] == 4, "wrong_way_share.class_1"].item()
+    )
+    at.segmented_control(key="gs_mlflow_kind").set_value("true_wrong_way_share").run()
+    no_errors(at)
+
+
+def test_gradient_signs_page_last_model_and_side_by_side():
+    from lossesbox.experiment import TrainConfig, run_experiment
+
+    result = run_experiment(
+        TrainConfig(dataset="iris", loss="mse", solver="gd", max_epochs=8, init="normal"),
+        track=False,
+    )
+    at = app("pages/2_Gradient_signs.py")
+    at.session_state["last_result"] = result
+    at.run()
+    no_errors(at)
+    assert any("`mse` on **iris**" in m.value for m in at.markdown)
+    table = at.dataframe[0].value  # last-epoch shares per class, by class name
+    assert list(table.index) == ["setosa", "versicolor", "virginica"]
+    last = result.history.iloc[-1]
+    assert table.iloc[0, 0] == pytest.approx(last["wrong_way_share.class_0"])
+
+    at.selectbox(key="gs_p_data").set_value("iris")
+    at.number_input(key="gs_p_epochs").set_value(10)
+    at.checkbox(key="gs_p_track").uncheck()
+    at.button(key="gs_p_train").click().run(timeout=120)
+    no_errors(at)
+    pair = at.session_state["gs_pair"]
+    assert [r.config.loss for r in pair] == ["mse", "exp_mse"]
+    by_loss = {r.config.loss: r.history["wrong_way_share"].to_numpy() for r in pair}
+    assert (by_loss["exp_mse"] == 0).all()  # the seed's claim, epoch by epoch
+    assert by_loss["mse"].max() > 0
+    shown = {m.label: m.value for m in at.metric if m.label == "wrong way (last epoch)"}
+    assert shown

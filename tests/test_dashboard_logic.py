@@ -16,7 +16,7 @@ import pytest
 
 from lossesbox import LOSSES, charts
 from lossesbox.app import runs as runs_mod
-from lossesbox.app.live import TrainingJob, redraw_interval
+from lossesbox.app.live import TrainingJob
 from lossesbox.app.theory import (
     gradient_check,
     information_check,
@@ -212,7 +212,7 @@ def _history(epochs: int = 6, k: int = 3) -> pd.DataFrame:
 
 
 def _values(chart) -> list[dict]:
-    """Every inline data row of a chart (Altair moves inline data to top-level datasets)."""
+    """Every data row of a chart (Altair moves data to top-level datasets in to_dict)."""
     spec = chart.to_dict()
     out = [row for rows in spec.get("datasets", {}).values() for row in rows]
 
@@ -293,11 +293,6 @@ def test_other_charts_build():
 
 
 # --------------------------------------------------------------------------- live jobs
-def test_redraw_interval_keeps_drawing_under_ten_percent():
-    assert redraw_interval(0.001) == 0.25
-    assert redraw_interval(0.1) == pytest.approx(1.0)
-
-
 def _fake_runner(epochs: int, delay: float = 0.0):
     def run(config, *, dataset=None, track=True, experiment=None, callback=None):
         for e in range(epochs + 1):

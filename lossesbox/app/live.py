@@ -9,7 +9,8 @@ run is finished and logged by :func:`lossesbox.experiment.run_experiment` as usu
 (a user stop is logged FINISHED with ``stop_reason=user``).
 
 The callback only appends the epoch record under a lock, so the trainer is not slowed by
-the UI; the page decides how often to redraw (see :func:`redraw_interval`).
+the UI; the page redraws from :meth:`TrainingJob.records` a few times a second (a
+``st.fragment(run_every=...)``), independently of the epoch rate.
 
 No Streamlit import here.
 """
@@ -22,17 +23,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TrainingJob", "redraw_interval"]
-
-
-def redraw_interval(last_draw_seconds: float, *, base: float = 0.25, duty: float = 0.1) -> float:
-    """Seconds to wait before the next redraw.
-
-    At least ``base`` (≈4 updates a second), and long enough that drawing takes at most
-    ``duty`` of the wall time, so the UI thread never competes with training for more
-    than ~10% (drawing holds the GIL: chart serialization is pure Python).
-    """
-    return max(base, last_draw_seconds / duty)
+__all__ = ["TrainingJob"]
 
 
 class TrainingJob:

@@ -19,6 +19,7 @@ import pandas as pd
 
 __all__ = [
     "SEED_PARAMS",
+    "class_names_from_params",
     "differing_params",
     "group_by_all_but_seed",
     "higher_is_better",
@@ -26,6 +27,7 @@ __all__ = [
     "lambda_sweep_frame",
     "metric_summary",
     "param",
+    "parent_run_ids",
     "run_label",
     "runs_table",
     "weight_norm",
@@ -107,7 +109,7 @@ def weight_norm(row: pd.Series | dict) -> float:
 def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs as a readable table, one row per run, indexed by ``run_id``.
 
-    Columns: ``run, experiment, status, start_time`` + the common parameters (``dataset,
+    Columns: ``run, experiment, status, start_time`` (naive UTC) + the common parameters (``dataset,
     loss, lam, solver, learning_rate, max_epochs, seed``, numbers parsed) + the final
     metrics present + ``weight_norm`` + ``stop_reason``.
     """
@@ -117,7 +119,8 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     out["run"] = [run_label(row) for _, row in runs.iterrows()]
     out["experiment"] = runs["experiment"].to_numpy()
     out["status"] = runs["status"].to_numpy()
-    out["start_time"] = runs["start_time"].to_numpy()
+    # naive UTC: Arrow (Streamlit's tables) warns on pandas' tz-aware columns
+    out["start_time"] = pd.to_datetime(runs["start_time"], utc=True).dt.tz_localize(None).to_numpy()
     for col, names in _TABLE_PARAMS.items():
         values = [param(row, *names) for _, row in runs.iterrows()]
         if col == "dataset":
@@ -252,3 +255,25 @@ def lambda_sweep_frame(runs: pd.DataFrame) -> pd.DataFrame:
         if c in table.columns
     ]
     return table[cols].reset_index()
+
+
+def parent_run_ids(runs: pd.DataFrame) -> set[str]:
+    """Runs that other runs name as their parent (sweep and study parents)."""
+    if "parent_run_id" not in runs.columns:
+        return set()
+    return {str(p) for p in runs["parent_run_id"].dropna() if p}
+
+
+def class_names_from_params(row: pd.Series | dict) -> list[str] | None:
+    """Class names from the ``class_counts`` parameter (``"name:count,name:count"``), or
+    None when it is missing or unparsable."""
+    text = param(row, "class_counts")
+    if not text:
+        return None
+    names = []
+    for item in str(text).split(","):
+        name, sep, count = item.rpartition(":")
+        if not sep or not count.strip().isdigit():
+            return None
+        names.append(name)
+    return names or None

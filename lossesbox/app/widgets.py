@@ -14,10 +14,15 @@ with a stable ``key``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
+import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import streamlit as st
 
@@ -28,9 +33,13 @@ __all__ = [
     "TRAIN_JOB",
     "collect_finished_job",
     "friendly_errors",
+    "load_builtin_dataset",
+    "load_uploaded_dataset",
     "mlflow_ui_url",
     "page_setup",
+    "save_upload",
     "tracking_uri",
+    "warm_up_imports",
 ]
 
 log = logging.getLogger("lossesbox.dashboard")
@@ -45,7 +54,7 @@ PERSIST = "session"
 
 
 def page_setup(title: str, icon: str = "📉") -> None:
-    """Set the page config (wide layout) and write the shared sidebar footer."""
+    """Set the page config: ``<title> · lossesbox``, wide layout."""
     st.set_page_config(page_title=f"{title} · lossesbox", page_icon=icon, layout="wide")
 
 
@@ -114,3 +123,75 @@ def collect_finished_job() -> None:
             st.session_state[LAST_RESULT] = job.result
         st.session_state["last_job_error"] = job.error_message
         del st.session_state[TRAIN_JOB]
+
+
+@st.cache_data(show_spinner="Loading the dataset…", max_entries=32)
+def load_builtin_dataset(name: str, options: tuple[tuple[str, Any], ...] = ()):
+    """``lossesbox.datasets.load_dataset(name, **options)``, cached per name and options."""
+    from ..datasets import load_dataset
+
+    return load_dataset(name, **dict(options))
+
+
+@st.cache_data(show_spinner="Reading the CSV…", max_entries=8)
+def load_uploaded_dataset(path: str, target: str | None):
+    """An uploaded CSV (saved by :func:`save_upload`) as a Dataset; ``ValueError`` names
+    the problem (no numeric features, a single class, NaNs, too large, not text …)."""
+    from ..datasets import load_dataset
+
+    return load_dataset("csv", path=path, target=target)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def save_upload(file_name: str, data: bytes) -> str:
+    """Write uploaded bytes to ``<tmp>/lossesbox-uploads/<sha256 prefix>/<safe name>``.
+
+    The runner takes a CSV by path (and logs only its base name); the content hash keeps
+    different uploads with the same name apart and makes the cache key change with the
+    content. Nothing is parsed here. Raises ``ValueError`` over 50 MB or for empty data.
+    """
+    from ..datasets import MAX_BYTES
+
+    if not data:
+        raise ValueError("the uploaded file is empty")
+    if len(data) > MAX_BYTES:
+        raise ValueError(
+            f"the file has {len(data) / 1e6:.1f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB"
+        )
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    base = _UNSAFE.sub("_", os.path.basename(file_name)).strip(" .") or "upload.csv"
+    folder = os.path.join(tempfile.gettempdir(), "lossesbox-uploads", digest)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, base)
+    if not os.path.exists(path):
+        tmp = path + ".part"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    return path
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_imports() -> threading.Thread:
+    """Import scikit-learn, the trainer and MLflow in a background thread, once per server.
+
+    ``import mlflow`` alone takes ≈2–3 s here; doing it while the user is still choosing
+    settings makes the first click on Train start sooner. Imports only: no store is
+    touched.
+    """
+
+    def work() -> None:
+        try:
+            from .. import experiment, tracking  # noqa: F401
+            from ..estimator import LinearSoftmaxClassifier  # noqa: F401
+
+            # mlflow is imported by lossesbox.tracking only (its quiet-defaults importer)
+            (getattr(tracking, "warm_up", None) or tracking._mlflow)()
+        except Exception:  # a failed warm-up only costs the time it would have saved
+            log.debug("warm-up import failed", exc_info=True)
+
+    thread = threading.Thread(target=work, name="lossesbox-warm-up", daemon=True)
+    thread.start()
+    return thread
