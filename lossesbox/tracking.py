@@ -247,13 +247,35 @@ def _retry(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         delay = min(2.0 * delay, 2.0)
 
 
+@contextlib.contextmanager
+def _init_lock(uri: str):
+    """Serialize the creation of a sqlite store between processes (an exclusive ``flock``
+    on its folder): MLflow's table migrations fail when two processes run them at once."""
+    path = _sqlite_path(uri)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: rely on the retry in _client
+        fcntl = None
+    if path is None or path == ":memory:" or fcntl is None:
+        yield
+        return
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 @functools.lru_cache(maxsize=16)
 def _client_cached(uri: str):
     mlflow = _mlflow()
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    # The store (and a new sqlite database's tables) is created lazily; do it here, retrying
-    # when several processes create the same database at once.
-    _retry(client.search_experiments, max_results=1)
+    # The store (and a new sqlite database's tables) is created lazily; do it here, one
+    # process at a time.
+    with _init_lock(uri):
+        client = mlflow.MlflowClient(tracking_uri=uri)
+        _retry(client.search_experiments, max_results=1)
     return client
 
 
@@ -659,6 +681,8 @@ class TrackedRun:
                 self.finish("FAILED", stop_reason=reason[:1000])
             else:
                 name = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+                if isinstance(exc, SystemExit) and exc.code not in (None, 0):
+                    name += f" {exc.code}"
                 self.finish("KILLED", stop_reason=f"interrupted ({name})")
         return False
 

@@ -233,3 +233,67 @@ def test_ui_runs_streamlit_on_localhost(capsys):
     assert out[1:4] == ["-m", "streamlit", "run"]
     assert Path(out[4]) == ROOT / "dashboard.py"
     assert out[5:9] == ["--server.address", "127.0.0.1", "--server.port", "8765"]
+
+
+# ---------------------------------------------------------------- interruption
+def _start_long_training(tmp_path) -> tuple[subprocess.Popen, str]:
+    """A CLI training that runs for minutes; returns it once its run is RUNNING with metrics."""
+    import time
+
+    from lossesbox.tracking import list_runs
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lossesbox", "train", "--dataset", "digits", "--solver", "gd"]
+        + "--epochs 100000 --tol 0 --quiet".split(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        runs = list_runs("digits")
+        if len(runs) and "metrics.objective" in runs and runs["metrics.objective"].notna().all():
+            return proc, runs["run_id"].iloc[0]
+        time.sleep(0.5)
+    proc.kill()
+    raise AssertionError("the training never showed up in MLflow")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(
+    ("signum", "code", "reason"),
+    [(2, 130, "interrupted (Ctrl-C)"), (15, 143, "interrupted (SystemExit 143)")],
+)
+def test_ctrl_c_or_kill_marks_the_cli_run_killed_and_keeps_its_metrics(
+    tmp_path, signum, code, reason
+):
+    proc, run_id = _start_long_training(tmp_path)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    run = _client().get_run(run_id)
+    assert run.info.status == "KILLED"
+    assert run.data.tags["stop_reason"] == reason
+    assert len(_client().get_metric_history(run_id, "objective")) >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_hard_killed_run_is_marked_killed_by_the_next_start(tmp_path):
+    from lossesbox import tracking
+
+    proc, run_id = _start_long_training(tmp_path)
+    proc.kill()  # SIGKILL: no finally block runs, the run stays RUNNING
+    proc.communicate(timeout=60)
+    assert _client().get_run(run_id).info.status == "RUNNING"
+    tracking._STALE_CHECKED.clear()
+    with tracking.TrackedRun("later"):
+        pass
+    run = _client().get_run(run_id)
+    assert run.info.status == "KILLED"
+    assert f"process {proc.pid}" in run.data.tags["stop_reason"]
