@@ -242,9 +242,9 @@ def _start_long_training(tmp_path) -> tuple[subprocess.Popen, str]:
 
     from lossesbox.tracking import list_runs
 
+    argv = "train --dataset digits --solver gd --epochs 100000 --tol 0 --quiet".split()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lossesbox", "train", "--dataset", "digits", "--solver", "gd"]
-        + "--epochs 100000 --tol 0 --quiet".split(),
+        [sys.executable, "-m", "lossesbox", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
