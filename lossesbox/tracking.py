@@ -153,11 +153,20 @@ def artifact_root(tracking_uri: str | None = None) -> str | None:
     return None
 
 
+def redact_uri(uri: str) -> str:
+    """``uri`` for messages: any user-info (``user:password@``, a token) shown as ``***@``."""
+    parts = urllib.parse.urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
 def ui_command(tracking_uri: str | None = None) -> str:
     """How to look at the runs: the ``mlflow ui`` command, or the server's address."""
     uri = resolve_tracking_uri(tracking_uri)
     if _is_http(uri):
-        return f"open {uri} in a browser"
+        return f"open {redact_uri(uri)} in a browser"
     default = resolve_tracking_uri(DEFAULT_TRACKING_URI)
     shown = DEFAULT_TRACKING_URI if uri == default else uri
     return f"mlflow ui --backend-store-uri {shown} --host 127.0.0.1 --port 5000"
@@ -172,7 +181,11 @@ def probe_store(tracking_uri: str | None = None, timeout: float = _PROBE_TIMEOUT
     """
     uri = resolve_tracking_uri(tracking_uri)
     if _is_http(uri):
-        url = uri.rstrip("/") + "/health"
+        # urllib cannot take credentials in the URL (it resolves "user:pw@host" as a host
+        # name); reachability needs none: a 401 answer counts as reachable.
+        parts = urllib.parse.urlsplit(uri)
+        bare = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        url = bare.rstrip("/") + "/health"
         try:
             with urllib.request.urlopen(url, timeout=timeout):
                 pass
@@ -181,9 +194,9 @@ def probe_store(tracking_uri: str | None = None, timeout: float = _PROBE_TIMEOUT
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise TrackingUnavailable(
-                f"MLflow tracking server {uri} is unreachable ({reason}); the run was not "
-                "logged. Start the server (e.g. `mlflow server --host 127.0.0.1 --port 5000`), "
-                "fix MLFLOW_TRACKING_URI or --tracking-uri, or use --no-track."
+                f"MLflow tracking server {redact_uri(uri)} is unreachable ({reason}); the run "
+                "was not logged. Start the server (e.g. `mlflow server --host 127.0.0.1 "
+                "--port 5000`), fix MLFLOW_TRACKING_URI or --tracking-uri, or use --no-track."
             ) from None
         return
     path = _sqlite_path(uri)
@@ -632,8 +645,8 @@ class TrackedRun:
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 self.error = (
                     f"MLflow tracking failed while {what} ({type(exc).__name__}: {msg[:300]}) "
-                    f"at {self.tracking_uri}; the run may be incomplete. Check the store "
-                    "(--tracking-uri / MLFLOW_TRACKING_URI) or use --no-track."
+                    f"at {redact_uri(self.tracking_uri)}; the run may be incomplete. Check the "
+                    "store (--tracking-uri / MLFLOW_TRACKING_URI) or use --no-track."
                 )
 
     @contextlib.contextmanager
