@@ -16,9 +16,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import tomllib
 import warnings
 from pathlib import Path
@@ -210,3 +214,194 @@ def test_ui_command_binds_localhost():
     argv = out.stdout.split()
     assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
     assert "0.0.0.0" not in out.stdout
+
+
+# =========================================================================== tracking store
+# (tests/test_tracking.py covers a closed port in-process, a file blocking the store folder,
+# diverged runs ending FAILED and CSV paths logged by name; these add what a user meets.)
+
+
+def _db() -> str:
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    assert uri.startswith("sqlite:///")
+    return uri[len("sqlite:///") :]
+
+
+def _query(sql: str, *args) -> list[tuple]:
+    """Read the test's MLflow sqlite store directly (read-only, not through MLflow)."""
+    con = sqlite3.connect(f"file:{_db()}?mode=ro", uri=True, timeout=60)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def _run_status(run_id: str) -> str:
+    return _query("select status from runs where run_uuid = ?", run_id)[0][0]
+
+
+def _tags(run_id: str) -> dict[str, str]:
+    return dict(_query("select key, value from tags where run_uuid = ?", run_id))
+
+
+def _steps(run_id: str, key: str = "objective") -> list[int]:
+    rows = _query(
+        "select step from metrics where run_uuid = ? and key = ? order by step", run_id, key
+    )
+    return [r[0] for r in rows]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env_without_http_overrides() -> dict[str, str]:
+    """The user's situation: MLflow's own HTTP defaults (7 retries, 120 s timeout)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_HTTP_REQUEST")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+@pytest.mark.timeout(180)
+def test_a_hanging_server_is_given_up_on_after_the_probe_timeout(monkeypatch):
+    """A server that accepts connections but never answers (overloaded, half-dead proxy)."""
+    from lossesbox.experiment import TrainConfig, run_experiment
+
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT")
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(8)  # never accept()ed, never answered
+        uri = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
+        t0 = time.monotonic()
+        result = run_experiment(TrainConfig(max_epochs=10), tracking_uri=uri)
+        elapsed = time.monotonic() - t0
+    assert result.run_id is None and result.status in ("converged", "max_epochs")
+    assert result.metrics["test_accuracy"] > 0.8
+    assert result.tracking_error.startswith(f"MLflow tracking server {uri} is unreachable (timed")
+    assert "the run was not logged" in result.tracking_error
+    assert "mlflow server --host 127.0.0.1" in result.tracking_error
+    assert elapsed < 90, elapsed  # one 3 s probe, not MLflow's ~4-minute retry storm
+
+
+@pytest.mark.timeout(300)
+def test_cli_with_a_down_server_still_trains_and_says_how_to_fix_it_without_the_password(
+    tmp_path,
+):
+    port = _free_port()
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    env = _env_without_http_overrides()
+    env["MLFLOW_TRACKING_URI"] = f"http://alice:hunter2@127.0.0.1:{port}"
+    out = subprocess.run(
+        [sys.executable, "-m", "lossesbox", "train", "--epochs", "20", "--quiet"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "test_accuracy" in out.stdout and "Traceback" not in out.stderr
+    assert (
+        f"warning: MLflow tracking server http://***@127.0.0.1:{port} is unreachable "
+        "([Errno 111] Connection refused); the run was not logged. Start the server"
+    ) in out.stderr
+    assert "hunter2" not in out.stdout + out.stderr
+    assert list(cwd.iterdir()) == []  # no silent fallback store in the working directory
+
+
+def test_a_live_server_behind_credentials_in_the_uri_counts_as_reachable():
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from lossesbox.tracking import probe_store
+
+    class Unauthorized(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Unauthorized)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        probe_store(f"http://alice:hunter2@127.0.0.1:{server.server_port}")  # no exception
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def test_a_read_only_store_folder_is_reported_and_training_completes():
+    """``/proc/self`` is read-only even for root (a chmod-ed folder would not be)."""
+    from lossesbox.experiment import TrainConfig, run_experiment
+
+    result = run_experiment(TrainConfig(max_epochs=10), tracking_uri="sqlite:////proc/self/x.db")
+    assert result.run_id is None and result.metrics["test_accuracy"] > 0.8
+    assert result.tracking_error == (
+        "the MLflow store /proc/self/x.db is not writable; the run was not logged. Choose a "
+        "writable place with --tracking-uri sqlite:///path/to/mlflow.db (or "
+        "MLFLOW_TRACKING_URI), or use --no-track."
+    )
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores chmod")
+def test_a_chmod_read_only_folder_is_reported(tmp_path):
+    from lossesbox.experiment import TrainConfig, run_experiment
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        result = run_experiment(TrainConfig(max_epochs=5), tracking_uri=f"sqlite:///{folder}/m.db")
+    finally:
+        folder.chmod(0o755)
+    assert result.run_id is None and "is not writable; the run was not logged" in (
+        result.tracking_error
+    )
+
+
+def test_a_store_path_that_is_not_a_database_is_reported_and_left_untouched(tmp_path):
+    from lossesbox.experiment import TrainConfig, run_experiment
+
+    notes = tmp_path / "notes.db"
+    notes.write_text("my notes, not a database\n")
+    result = run_experiment(TrainConfig(max_epochs=5), tracking_uri=f"sqlite:///{notes}")
+    assert result.run_id is None and result.metrics["test_accuracy"] > 0.8
+    assert "file is not a database" in result.tracking_error
+    assert "--no-track" in result.tracking_error
+    assert notes.read_text() == "my notes, not a database\n"
+
+
+def test_logged_params_tags_and_names_hold_no_paths_or_secrets(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from lossesbox.experiment import TrainConfig, run_experiment
+
+    secret = "s3cr3t-Token-8f2a"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", secret)
+    folder = tmp_path / "home" / "alice" / "private project"
+    folder.mkdir(parents=True)
+    X, y = load_iris(return_X_y=True)
+    frame = pd.DataFrame(X, columns=["sl", "sw", "pl", "pw"]).assign(species=y)
+    frame.to_csv(folder / "flowers.csv", index=False)
+    monkeypatch.chdir(folder)
+    result = run_experiment(
+        TrainConfig(csv_path=str(folder / "flowers.csv"), target="species", max_epochs=10)
+    )
+    run = result.run_id
+    params = dict(_query("select key, value from params where run_uuid = ?", run))
+    tags = _tags(run)
+    (name,) = _query("select name from runs where run_uuid = ?", run)[0]
+    assert params["dataset.file"] == "flowers.csv"
+    values = {**{f"param {k}": v for k, v in params.items()}, **tags, "run name": name}
+    forbidden = [secret, str(tmp_path), "alice", "private project", os.path.expanduser("~")]
+    leaks = {k: v for k, v in values.items() if any(f in v for f in forbidden)}
+    absolute = {k: v for k, v in values.items() if os.path.isabs(v)}
+    assert leaks == {} and absolute == {}
