@@ -1026,28 +1026,31 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def stop_notes(runs: pd.DataFrame) -> list[str]:
-    """One line per cell whose runs did not all stop the same ordinary way."""
+def stop_notes(runs: pd.DataFrame, config: StudyConfig | None = None) -> list[str]:
+    """One line per cell whose runs failed, hit the iteration cap (unless ``tol == 0``
+    made a fixed number of epochs the plan), stopped on a failed line search, or use a
+    non-differentiable loss."""
     from .losses import LOSSES
 
+    fixed_epochs = config is not None and config.tol == 0
     notes = []
     for (dataset, lam, loss), group in runs.groupby(_group_keys(), sort=False):
-        reasons = group["stop_reason"].astype(str)
+        reasons = group["stop_reason"].fillna("").astype(str)
         failed = group["status"].isin(FAILED_STATUSES)
         line_search = reasons.str.contains("ABNORMAL|LINE SEARCH|line search", case=False)
         capped = group["status"] == "max_epochs"
         bits = []
         if failed.any():
-            first = reasons[failed].iloc[0]
-            bits.append(f"{int(failed.sum())} failed (first: {first})")
+            first = reasons[failed].iloc[0].rstrip(".")
+            bits.append(f"{int(failed.sum())} of {len(group)} failed (first: {first})")
         if line_search.any():
             bits.append(f"{int(line_search.sum())} stopped on a failed L-BFGS line search")
-        if capped.any():
-            bits.append(f"{int(capped.sum())} reached the iteration cap")
+        if capped.any() and not fixed_epochs and loss != REFERENCE:
+            bits.append(f"{int(capped.sum())} of {len(group)} reached the iteration cap")
         if loss in LOSSES and not LOSSES[loss].smooth:
             bits.append(
-                f"{loss} is not differentiable, so a solver's stopping test (L-BFGS: small "
-                "relative decrease) does not certify an optimum"
+                f"{loss} is not differentiable: a solver's stopping test does not certify "
+                "an optimum"
             )
         if bits:
             notes.append(f"- {dataset}, λ={lam:g}, {loss}: " + "; ".join(bits) + ".")
@@ -1146,6 +1149,11 @@ def _markdown(result: StudyResult, chart_files: dict[str, str]) -> str:
         + f", init `{cfg.init}`.",
         f"- Reference row `{REFERENCE}`: scikit-learn `LogisticRegression` (lbfgs) with "
         "C = 1/(λN) (K ≥ 3) or 2/(λN) (K = 2), N = training samples, on the same splits."
+        + (
+            ""
+            if cfg.solver == "lbfgs"
+            else " It is solved to scikit-learn's own tolerance, not with the budget above."
+        )
         if cfg.reference
         else "- No reference row.",
         "- Wrong-way share: among wrong-class score gradients ∂L/∂s_j (y_j = 0) on the "
@@ -1163,7 +1171,7 @@ def _markdown(result: StudyResult, chart_files: dict[str, str]) -> str:
         _markdown_table(headline_table(result.summary)),
         "",
     ]
-    notes = stop_notes(result.runs)
+    notes = stop_notes(result.runs, result.config)
     if notes:
         lines += ["### How the runs stopped", "", *notes, ""]
     lines += ["## Per class: wrong-way share at the end (mean over repeats)", ""]
@@ -1235,7 +1243,7 @@ def _html(result: StudyResult, charts: dict[str, Any], markdown_intro: str) -> s
             "for a report that works offline.</em></p>"
         )
     parts += ["<h2>Results</h2>", headline_table(result.summary).to_html(index=False)]
-    notes = stop_notes(result.runs)
+    notes = stop_notes(result.runs, result.config)
     if notes:
         parts += ["<h3>How the runs stopped</h3><ul>"]
         parts += [f"<li>{html.escape(n[2:])}</li>" for n in notes]

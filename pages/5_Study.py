@@ -154,7 +154,7 @@ if study is not None:
 
     st.subheader("Results (mean ± std over repeats)")
     st.dataframe(headline_table(summary), hide_index=True, width="stretch")
-    notes = stop_notes(study.runs)
+    notes = stop_notes(study.runs, study.config)
     if notes:
         with st.expander(f"How the runs stopped ({len(notes)} notes)"):
             st.markdown("\n".join(notes))

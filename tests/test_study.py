@@ -323,7 +323,8 @@ def test_divergence_is_counted_not_hidden(tmp_path):
     assert REFERENCE not in set(result.summary["loss"])
     md = result.files["markdown"].read_text()
     assert "| iris | exp_mse |" in md and "| 2/2 |" in md
-    assert "exp_mse: 2 failed (first: Diverged" in md
+    assert "exp_mse: 2 of 2 failed (first: Diverged" in md
+    assert "cross_entropy: 2 of 2 reached the iteration cap" in md
 
 
 def test_an_exception_in_a_run_is_counted(tmp_path, monkeypatch):
