@@ -976,7 +976,8 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "test accuracy": _fmt(r["test_accuracy_mean"], r["test_accuracy_std"]),
                 "test log-loss": _fmt(r["test_log_loss_mean"], r["test_log_loss_std"]),
                 "Δ accuracy vs reference": _fmt(
-                    r["test_accuracy_vs_reference_mean"], r["test_accuracy_vs_reference_std"]
+                    r.get("test_accuracy_vs_reference_mean", math.nan),
+                    r.get("test_accuracy_vs_reference_std", math.nan),
                 ),
                 "wrong-way, init zeros": _init_zeros_cell(r),
                 "wrong-way, init normal": _fmt1(r["wrong_way_init_normal_mean"]),
