@@ -75,8 +75,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--max-load",
         type=float,
         default=None,
-        help="before each case wait (up to 15 min) until the 1-minute load "
+        help="before each case wait (up to --max-wait) until the 1-minute load "
         "average is below this (the machine is shared)",
+    )
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=900.0,
+        help="longest wait for --max-load, in seconds (then go on anyway)",
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output path")
     p.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
@@ -179,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict] = {}
     for name in args.cases:
         if args.max_load is not None:
-            wait_for_quiet(args.max_load, ctx)
+            wait_for_quiet(args.max_load, ctx, args.max_wait)
         ctx.log(f"[bench] {name} (load {load_average()})")
         t0 = time.perf_counter()
         load0 = load_average()
