@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -405,3 +406,213 @@ def test_logged_params_tags_and_names_hold_no_paths_or_secrets(tmp_path, monkeyp
     leaks = {k: v for k, v in values.items() if any(f in v for f in forbidden)}
     absolute = {k: v for k, v in values.items() if os.path.isabs(v)}
     assert leaks == {} and absolute == {}
+
+
+# =========================================================================== interruption
+# (tests/test_cli.py covers Ctrl-C/SIGTERM of `python -m lossesbox train` and a SIGKILLed
+# training marked KILLED by the next start; this adds real sibling processes and checks
+# that no metric queued before the interruption is lost and a live run is not touched.)
+
+LOGGER = textwrap.dedent(
+    """
+    import os, sys, time
+    from lossesbox.tracking import TrackedRun
+
+    experiment, stop_file = sys.argv[1], sys.argv[2]
+    step = -1
+    try:
+        with TrackedRun(experiment, flush_interval=0.05, max_pending=20) as run:
+            print(run.run_id, flush=True)
+            while not os.path.exists(stop_file):
+                step += 1
+                run.log_record({"epoch": step, "objective": 1.0 / (step + 1)})
+                time.sleep(0.01)
+    except KeyboardInterrupt:
+        print(step, flush=True)
+        sys.exit(130)
+    print(step, flush=True)
+    """
+)
+
+
+def _start_logger(name: str, stop_file: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", LOGGER, name, str(stop_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env_without_http_overrides(),
+    )
+
+
+def _wait_for_steps(run_id: str, n: int, procs, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            assert p.poll() is None, p.communicate()
+        if len(_steps(run_id)) >= n:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} never logged {n} steps")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_interrupted_runs_keep_every_metric_and_live_siblings_are_left_alone(tmp_path):
+    from lossesbox import tracking
+
+    stop = tmp_path / "stop"
+    procs = {name: _start_logger(name, stop) for name in ("ctrl_c", "sigkill", "live")}
+    try:
+        run_ids = {name: p.stdout.readline().strip() for name, p in procs.items()}
+        assert all(len(r) == 32 for r in run_ids.values()), run_ids
+        for run_id in run_ids.values():
+            _wait_for_steps(run_id, 20, procs.values())
+
+        # Ctrl-C: the run ends KILLED and every step queued before it is in the store
+        procs["ctrl_c"].send_signal(signal.SIGINT)
+        out, err = procs["ctrl_c"].communicate(timeout=60)
+        assert procs["ctrl_c"].returncode == 130, err
+        last = int(out.strip().splitlines()[-1])
+        assert _run_status(run_ids["ctrl_c"]) == "KILLED"
+        assert _tags(run_ids["ctrl_c"])["stop_reason"] == "interrupted (Ctrl-C)"
+        assert _steps(run_ids["ctrl_c"]) == list(range(last + 1))
+
+        # SIGKILL: nothing runs in the process; the run stays RUNNING with what was sent
+        procs["sigkill"].kill()
+        procs["sigkill"].communicate(timeout=60)
+        kept = _steps(run_ids["sigkill"])
+        assert _run_status(run_ids["sigkill"]) == "RUNNING"
+        assert kept == list(range(len(kept))) and len(kept) >= 20
+
+        # the next start marks it KILLED (deletes nothing) and leaves the live run alone
+        live_before = len(_steps(run_ids["live"]))
+        tracking._STALE_CHECKED.clear()
+        with tracking.TrackedRun("next-start") as later:
+            pass
+        assert later.error is None
+        assert _run_status(run_ids["sigkill"]) == "KILLED"
+        reason = _tags(run_ids["sigkill"])["stop_reason"]
+        assert reason.startswith(f"killed: process {procs['sigkill'].pid} on ")
+        assert _steps(run_ids["sigkill"]) == kept
+        assert _run_status(run_ids["live"]) == "RUNNING"
+
+        # the live process carries on logging and ends normally, with all its steps
+        _wait_for_steps(run_ids["live"], live_before + 10, [procs["live"]])
+        stop.touch()
+        out, err = procs["live"].communicate(timeout=60)
+        assert procs["live"].returncode == 0, err
+        last = int(out.strip().splitlines()[-1])
+        assert _run_status(run_ids["live"]) == "FINISHED"
+        assert _steps(run_ids["live"]) == list(range(last + 1))
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+
+
+# =========================================================================== concurrency
+
+TRAINER = textwrap.dedent(
+    """
+    import json, math, sys
+    import lossesbox.experiment as experiment
+    from lossesbox.datasets import load_dataset
+    from lossesbox.tracking import TrackedRun, is_epoch_metric
+
+    # Store concurrency is the subject: skip the model and chart artifacts (seconds of
+    # serialization per run that never touch the database).
+    experiment._chart_files = lambda *args, **kwargs: {}
+    TrackedRun.log_model = lambda self, *args, **kwargs: None
+
+    worker, n_runs = int(sys.argv[1]), int(sys.argv[2])
+    iris = load_dataset("iris")
+    out = []
+    for r in range(n_runs):
+        config = experiment.TrainConfig(solver="gd", max_epochs=3, tol=0.0, seed=r)
+        res = experiment.run_experiment(
+            config, dataset=iris, experiment="crowd", tags={"worker": worker}
+        )
+        history = res.history.to_dict("records")
+        n_values = sum(
+            1
+            for rec in history
+            for k, v in rec.items()
+            if is_epoch_metric(k) and not (isinstance(v, float) and math.isnan(v))
+        ) + sum(1 for k in experiment._LOGGED_FINAL if math.isfinite(res.metrics[k]))
+        out.append({
+            "run_id": res.run_id, "error": res.tracking_error, "status": res.run_status,
+            "objective": [rec["objective"] for rec in history], "n_values": n_values,
+        })
+    print(json.dumps(out))
+    """
+)
+
+READER = textwrap.dedent(
+    """
+    import sys, time
+    from lossesbox.tracking import get_histories, list_runs
+
+    deadline = time.monotonic() + float(sys.argv[1])
+    reads = 0
+    while time.monotonic() < deadline:
+        runs = list_runs("crowd")  # what the Compare-runs page asks for
+        if len(runs):
+            get_histories(runs["run_id"].tolist()[:5], keys=["objective"])
+        reads += 1
+    print(reads)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_four_processes_times_fifty_runs_into_one_sqlite_store_lose_nothing():
+    n_workers, n_runs = 4, 50
+    env = _env_without_http_overrides()
+
+    def spawn(*argv):
+        return subprocess.Popen(
+            [sys.executable, "-c", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    writers = [spawn(TRAINER, str(w), str(n_runs)) for w in range(n_workers)]
+    reader = spawn(READER, "30")
+    results = []
+    try:
+        for w in writers:
+            out, err = w.communicate(timeout=540)
+            assert w.returncode == 0, err
+            assert "locked" not in err.lower(), err
+            results.extend(json.loads(out.strip().splitlines()[-1]))
+        out, err = reader.communicate(timeout=120)
+        assert reader.returncode == 0 and "locked" not in err.lower(), err
+        assert int(out.strip()) >= 1
+    finally:
+        for p in [*writers, reader]:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+
+    assert len(results) == n_workers * n_runs
+    assert [r for r in results if r["error"] is not None or r["status"] != "FINISHED"] == []
+    rows = _query(
+        "select r.run_uuid, r.status, count(m.key) from runs r join experiments e "
+        "on r.experiment_id = e.experiment_id left join metrics m on m.run_uuid = r.run_uuid "
+        "where e.name = 'crowd' group by r.run_uuid"
+    )
+    in_store = {run: (status, n) for run, status, n in rows}
+    assert set(in_store) == {r["run_id"] for r in results}
+    for r in results:
+        assert in_store[r["run_id"]] == ("FINISHED", r["n_values"]), r["run_id"]
+        values = _query(
+            "select step, value from metrics where run_uuid = ? and key = 'objective' "
+            "order by step",
+            r["run_id"],
+        )
+        assert values == list(enumerate(r["objective"]))
