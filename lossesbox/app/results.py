@@ -93,14 +93,19 @@ def ending_message(result: Any) -> tuple[str, str]:
         return (
             "error",
             f"**Training diverged** — {result.stop_reason} The objective became non-finite "
-            f"(inf/NaN), so the last finite parameters after epoch {epochs} are kept and the "
-            f"run is logged as FAILED. Try {lr_hint}, or a larger λ.{extra}",
+            f"(inf/NaN), so the last finite parameters after epoch {epochs} are kept"
+            + (" and the run is logged as FAILED" if result.run_id else "")
+            + f". Try {lr_hint}, or a larger λ.{extra}",
         )
     if result.status == "stopped":
         return (
             "info",
-            f"Stopped by you after epoch {epochs}; the run was logged as FINISHED with "
-            "`stop_reason=user`.",
+            f"Stopped by you after epoch {epochs}"
+            + (
+                "; the run was logged as FINISHED with `stop_reason=user`."
+                if result.run_id
+                else "."
+            ),
         )
     if result.status == "max_epochs":
         return (
