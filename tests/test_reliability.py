@@ -27,6 +27,7 @@ import time
 import tomllib
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -616,3 +617,130 @@ def test_four_processes_times_fifty_runs_into_one_sqlite_store_lose_nothing():
             r["run_id"],
         )
         assert values == list(enumerate(r["objective"]))
+
+
+# =========================================================================== dashboard
+# (tests/test_dashboard.py covers untracked divergence, Stop, and four bad uploads; these
+# add tracked divergence, an unreachable store, and the rest of the bad-file zoo.)
+
+
+def _train_page():
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(ROOT / "pages" / "1_Train.py"), default_timeout=60).run()
+
+
+def _train_and_wait(at, timeout: float = 300):
+    at.button(key="tr_train").click().run()
+    job = at.session_state["train_job"]
+    assert job.wait(timeout), "training did not finish"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.slow
+def test_train_page_divergence_is_logged_failed_and_the_page_says_what_to_do():
+    at = _train_page()
+    at.selectbox(key="tr_loss").set_value("mse")
+    at.selectbox(key="tr_solver").set_value("gd").run()
+    at.select_slider(key="tr_lr").set_value(1000.0)
+    at.number_input(key="tr_epochs").set_value(50)
+    _train_and_wait(at)
+    result = at.session_state["last_result"]
+    assert result.status == "diverged" and result.run_status == "FAILED"
+    k = len(result.history)
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("**Training diverged** — Diverged: the objective became non-finite")
+    assert f"at epoch {k};" in error and "logged as FAILED" in error
+    assert "Try a smaller learning rate (now 1000; try 100)" in error
+    assert _run_status(result.run_id) == "FAILED"
+    assert _steps(result.run_id) == list(range(k))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_train_page_with_an_unreachable_store_trains_and_warns_not_logged(monkeypatch):
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT")
+    uri = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    at = _train_page()
+    at.number_input(key="tr_epochs").set_value(20)
+    _train_and_wait(at)
+    assert not at.error, [e.value for e in at.error]
+    assert float(next(m.value for m in at.metric if m.label == "Test accuracy")) > 0.8
+    (warning,) = [w.value for w in at.warning]
+    assert warning.startswith("Training finished but the run was **not logged**: ")
+    assert f"MLflow tracking server {uri} is unreachable" in warning
+
+
+_BAD_UPLOADS = [
+    ("empty.csv", b"", "file is empty"),
+    ("header.csv", b"a,b,label\n", "has a header but no data rows"),
+    ("one_row.csv", b"a,b,label\n1,2,x\n", "has only 1 data row"),
+    ("dupes.csv", b"a,a,label\n1,2,x\n3,4,y\n1,2,x\n3,4,y\n", "duplicated column names: 'a'"),
+    ("inf.csv", b"a,b,label\n1,inf,x\n3,4,y\n1,2,x\n3,4,y\n", "missing or infinite values"),
+    ("latin1.csv", "a,label\n1,caf\xe9\n".encode("latin-1"), "not a UTF-8 text CSV"),
+    ("utf16.csv", "a,b,label\n1,2,x\n".encode("utf-16"), "UTF-16"),
+    ("nul.csv", b"a,b\x00,label\n1,2,x\n", "NUL bytes"),
+    ("book.csv", b"PK\x03\x04\x14\x00\x06\x00" + bytes(64), "xlsx"),
+    ("model.csv", b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94.", "pickle"),
+    ("ragged.csv", b"a,b,label\n1,2,x\n3,4,y,9\n", "Expected 3 fields in line 3, saw 4"),
+    (
+        "wide.csv",
+        ",".join(f"c{i}" for i in range(100_001)).encode() + b"\n" + b"1," * 100_000 + b"x\n",
+        "more than the limit of 10,000",
+    ),
+]
+
+
+@pytest.mark.slow
+def test_train_page_every_bad_upload_is_an_error_naming_the_problem_and_train_is_off():
+    at = _train_page()
+    at.radio(key="tr_source").set_value("Upload a CSV").run()
+    for name, content, words in _BAD_UPLOADS:
+        at.file_uploader(key="tr_upload").set_value((name, content, "text/csv")).run()
+        assert not at.exception, (name, [e.value for e in at.exception])
+        errors = " ".join(e.value for e in at.error)
+        assert f"Reading {name}" in errors and words in errors, (name, errors)
+        assert at.button(key="tr_train").disabled, name
+
+
+@pytest.mark.slow
+def test_train_page_a_feature_picked_as_target_is_an_error_not_a_crash():
+    rows = "".join(f"{i * 0.37:.2f},{i % 3},{'ab'[i % 2]}\n" for i in range(30))
+    at = _train_page()
+    at.radio(key="tr_source").set_value("Upload a CSV").run()
+    at.file_uploader(key="tr_upload").set_value(
+        ("m.csv", f"x,k,label\n{rows}".encode(), "text/csv")
+    )
+    at.run()
+    assert not at.error and not at.button(key="tr_train").disabled
+    at.selectbox(key="tr_target_m.csv").set_value("x").run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "looks continuous" in errors and "pick a column of labels" in errors
+    assert at.button(key="tr_train").disabled
+
+
+@pytest.mark.parametrize("run_id", [None, "0" * 32])
+def test_the_ending_message_claims_a_logged_run_only_when_there_is_one(run_id):
+    import pandas as pd
+
+    from lossesbox.app.results import ending_message
+    from lossesbox.experiment import TrainConfig
+
+    history = pd.DataFrame({"epoch": range(8)})
+    common = dict(config=TrainConfig(solver="gd", learning_rate=3.0), history=history)
+    diverged = SimpleNamespace(
+        status="diverged", stop_reason="Diverged: at epoch 8.", run_id=run_id, **common
+    )
+    stopped = SimpleNamespace(status="stopped", stop_reason="user", run_id=run_id, **common)
+    level, text = ending_message(diverged)
+    assert level == "error" and "after epoch 7 are kept" in text
+    assert "Try a smaller learning rate (now 3; try 0.3)" in text
+    assert ("logged as FAILED" in text) == (run_id is not None)
+    level, text = ending_message(stopped)
+    assert level == "info" and text.startswith("Stopped by you after epoch 7")
+    assert ("logged as FINISHED" in text) == (run_id is not None)
