@@ -83,11 +83,11 @@ def mlflow_ui_url(experiment_id: str | None, run_id: str | None) -> str | None:
 
 
 def mlflow_ui_command() -> str:
-    """The shell command that serves the current store in the MLflow UI."""
-    uri = tracking_uri()
-    if uri.startswith(("http://", "https://")):
-        return f"# runs go to the tracking server {uri}; open it in a browser"
-    return f"mlflow ui --backend-store-uri {uri} --port 5000"
+    """The shell command that serves the current store in the MLflow UI (or where the
+    tracking server is), as :func:`lossesbox.tracking.ui_command` words it."""
+    from ..tracking import ui_command
+
+    return ui_command(tracking_uri())
 
 
 @contextmanager
