@@ -744,3 +744,26 @@ def test_the_ending_message_claims_a_logged_run_only_when_there_is_one(run_id):
     level, text = ending_message(stopped)
     assert level == "info" and text.startswith("Stopped by you after epoch 7")
     assert ("logged as FINISHED" in text) == (run_id is not None)
+
+
+@pytest.mark.parametrize("store", ["not-a-database", "server-down"])
+@pytest.mark.parametrize(
+    ("page", "what"),
+    [("pages/3_Compare_runs.py", "Reading the MLflow store"), ("pages/5_Study.py", "studies")],
+)
+def test_pages_reading_a_broken_store_show_an_error_not_a_traceback(
+    store, page, what, tmp_path, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    if store == "not-a-database":
+        (tmp_path / "notes.db").write_text("not a database\n")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'notes.db'}")
+        expected = "file is not a database"
+    else:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+        expected = "is unreachable"
+    at = AppTest.from_file(str(ROOT / page), default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and what in errors[0] and expected in errors[0], errors
