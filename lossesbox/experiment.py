@@ -404,13 +404,14 @@ def run_experiment(
         status = estimator.status_
         stop_reason = "user" if status == "stopped" else estimator.stop_reason_
         if run is not None:
-            run.log_final_metrics({k: metrics[k] for k in _LOGGED_FINAL})
-            run.set_tags({"fit_status": status, "fit_message": estimator.stop_reason_})
+            # Charts first: built while the background thread still sends epoch metrics.
             files = {"history.csv": csv_text(history)}
             try:
                 files.update(_chart_files(history, dataset.class_names))
             except Exception as exc:  # charts are a nicety; never lose the run over them
                 warnings.warn(f"charts not logged: {exc}", RuntimeWarning, stacklevel=2)
+            run.log_final_metrics({k: metrics[k] for k in _LOGGED_FINAL})
+            run.set_tags({"fit_status": status, "fit_message": estimator.stop_reason_})
             run.log_artifacts(files)
             run.log_model(
                 _model_for_logging(pipeline),

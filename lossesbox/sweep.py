@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from .datasets import Dataset
     from .experiment import TrainConfig
 
-__all__ = ["SweepResult", "format_table", "grid", "parallel_backend", "run_point", "run_sweep"]
+__all__ = [
+    "SweepResult",
+    "format_table",
+    "grid",
+    "iter_parallel",
+    "parallel_backend",
+    "run_point",
+    "run_sweep",
+]
 
 #: Columns of the results table, in order.
 TABLE_COLUMNS = (
@@ -371,8 +379,23 @@ def run_sweep(
     )
 
 
-def _execute(tasks, jobs, backend, scheduler, address, progress) -> list[dict]:
+def iter_parallel(calls: Sequence[tuple[Any, tuple, dict]], n_jobs: int) -> Iterator[Any]:
+    """Run ``fn(*args, **kwargs)`` for each ``(fn, args, kwargs)`` with joblib's current
+    backend; yield results as they complete (in task order on backends that cannot
+    stream them, such as Ray's)."""
     from joblib import Parallel, delayed
+
+    delayed_calls = [delayed(fn)(*args, **kwargs) for fn, args, kwargs in calls]
+    try:
+        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed_calls)
+    except ValueError as exc:  # "Backend ... does not support return_as=..."
+        if "return_as" not in str(exc):
+            raise
+        results = Parallel(n_jobs=n_jobs)(delayed_calls)
+    yield from results
+
+
+def _execute(tasks, jobs, backend, scheduler, address, progress) -> list[dict]:
     from tqdm.auto import tqdm
 
     rows = []
@@ -380,10 +403,8 @@ def _execute(tasks, jobs, backend, scheduler, address, progress) -> list[dict]:
         parallel_backend(backend, jobs, scheduler=scheduler, address=address) as n_jobs,
         tqdm(total=len(tasks), desc="sweep", unit="run", disable=not progress) as bar,
     ):
-        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(run_point)(i, config, dataset, **kw) for i, config, dataset, kw in tasks
-        )
-        for row in results:
+        calls = [(run_point, (i, config, dataset), kw) for i, config, dataset, kw in tasks]
+        for row in iter_parallel(calls, n_jobs):
             rows.append(row)
             bar.update(1)
             if row.get("test_accuracy") is not None:

@@ -121,8 +121,9 @@ def test_sweep_on_a_dask_local_cluster():
 
 @pytest.mark.ray
 @pytest.mark.skipif(os.environ.get("LOSSESBOX_TEST_RAY") != "1", reason="set LOSSESBOX_TEST_RAY=1")
-def test_sweep_on_ray():
+def test_sweep_on_ray(monkeypatch):
     pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # else Ray writes a token to ~/.ray
     configs = grid(TrainConfig(dataset="iris", max_epochs=15), lam=[1e-3, 1e-2])
     result = run_sweep(configs, jobs=2, backend="ray", experiment="ray-sweep")
     _check_against_mlflow(result, 2, "ray-sweep")
