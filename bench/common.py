@@ -257,11 +257,11 @@ def machine_info() -> dict[str, Any]:
         "sklearn": sklearn.__version__,
         "blas": blas,
     }
-    try:
-        import torch
+    try:  # the version without importing torch (slow, and it loads a BLAS of its own)
+        from importlib.metadata import version
 
-        info["torch"] = torch.__version__
-    except ImportError:
+        info["torch"] = version("torch")
+    except Exception:
         info["torch"] = None
     try:
         import psutil
