@@ -60,7 +60,7 @@ def _env() -> dict[str, str]:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_concurrent_writers_lose_nothing():
-    n_workers, n_runs, n_steps, n_keys = 4, 4, 150, 8
+    n_workers, n_runs, n_steps, n_keys = 4, 3, 100, 8
     # All writers start on a store that does not exist yet: creating it races as well.
     writers = [
         subprocess.Popen(
