@@ -741,6 +741,18 @@ class _Run:
                 f"Reached max_epochs={est.max_epochs} L-BFGS-B iterations before scipy's "
                 f"tolerances (ftol=gtol={est.tol:g}) were met."
             )
+        elif not result.success and state["epoch"] == 0:
+            # Not one iteration succeeded: the line search failed from the start (e.g.
+            # features of scale 1e50). An ABNORMAL stop *after* progress is usually the
+            # optimum reached to machine precision, and stays "converged" below.
+            self.status = "diverged"
+            self.reason = (
+                f"L-BFGS-B could not take a single step ({message.lower()}): the objective "
+                "is badly scaled; standardize the features, increase lam, or use "
+                "solver='gd' with a small learning_rate."
+            )
+            warnings.warn(self.reason, RuntimeWarning, stacklevel=4)
+            return theta
         else:
             self.status = "converged"
             self.reason = (
