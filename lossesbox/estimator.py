@@ -418,11 +418,18 @@ class LinearSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         t_start = time.perf_counter()
         loss, dtype = self._validated_params()
         X, y = validate_data(self, X, y, dtype=dtype)
-        check_classification_targets(y)
-        classes, codes = np.unique(y, return_inverse=True)
+        try:
+            check_classification_targets(y)
+            classes, codes = np.unique(y, return_inverse=True)
+        except TypeError as err:  # e.g. strings and numbers mixed in one object array
+            raise ValueError(
+                f"class labels in y cannot be ordered ({err}); use one label type, "
+                "all strings or all numbers"
+            ) from None
         if classes.shape[0] < 2:
             raise ValueError(
-                f"y has only one class ({classes[0]!r}); a classifier needs at least 2 classes"
+                f"y has only one class ({classes[0].item()!r}); "
+                "a classifier needs at least 2 classes"
             )
         K = classes.shape[0]
         rng = check_random_state(self.random_state)
