@@ -103,7 +103,7 @@ def run(ctx: Context) -> dict:
             X = prob.as_dtype(dtype)
             configs = [
                 (loss, label, params)
-                for loss in ctx.loss_names()
+                for loss in ctx.loss_names(shape)
                 for label, params in solver_configs(ctx)
             ]
             per = {

@@ -90,6 +90,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in cases if c not in CASES]
+    if not cases:
+        p.error("--cases is empty")
     if unknown:
         p.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
     args.cases = cases
@@ -208,11 +210,20 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = res
         if res["status"] != "ok":
             ctx.log(f"[bench] {name}: {res['status']}: {res['reason']}")
-    meta["load_end"] = load_average()
-    meta["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+        ctx.log(f"[bench] {name} took {res['seconds']:.0f} s")
+        meta["load_end"] = load_average()
+        meta["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+        report = write(args, meta, results)  # after every case: a long run keeps what it has
     if limiter is not None:
         limiter.restore_original_limits()
+    print(report)
+    ctx.log(f"[bench] wrote {args.out}")
+    errors = [n for n, r in results.items() if r["status"] == "error"]
+    return 1 if errors else 0
 
+
+def write(args: argparse.Namespace, meta: dict, results: dict[str, dict]) -> str:
+    """Write the JSON (and the Markdown if asked); return the Markdown report."""
     report = render(meta, results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w") as fh:
@@ -220,10 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(report)
-    print(report)
-    ctx.log(f"[bench] wrote {args.out}")
-    errors = [n for n, r in results.items() if r["status"] == "error"]
-    return 1 if errors else 0
+    return report
 
 
 def render(meta: dict, results: dict[str, dict]) -> str:

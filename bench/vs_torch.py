@@ -204,7 +204,7 @@ def _run(ctx: Context) -> list[dict]:
         prob = load_problem(shape, ctx.quick)
         for dtype in ctx.dtypes:
             X = prob.as_dtype(dtype)
-            for loss in ctx.loss_names():
+            for loss in ctx.loss_names(shape):
                 for solver, batch in solvers:
                     lr = LEARNING_RATE[solver]
                     ep = epochs_for(shape, solver, ctx.quick)
