@@ -133,23 +133,6 @@ def test_objective_gradient_matches_central_differences(name, lam):
     assert np.linalg.norm(grad - fd) <= 1e-6 * np.linalg.norm(fd) + 1e-9
 
 
-@pytest.mark.parametrize("name", ["cross_entropy", "mse", "hinge"])
-def test_row_blocks_give_the_same_pass_as_one_block(name):
-    """Large X is processed in row blocks; the result must not depend on the block size."""
-    X, codes, theta = _fd_problem(N=103)
-    one = _LinearObjective(X, codes, 4, LOSSES[name], 0.1, True, np.dtype("f8"))
-    blocks = _LinearObjective(X, codes, 4, LOSSES[name], 0.1, True, np.dtype("f8"))
-    assert one.block_rows >= 103
-    blocks.block_rows = 10  # 11 blocks, the last one of 3 rows
-    g1, g2 = np.empty_like(theta), np.empty_like(theta)
-    e1, e2 = one.evaluate(theta, g1), blocks.evaluate(theta, g2)
-    np.testing.assert_allclose(g2, g1, rtol=1e-13, atol=1e-15)
-    assert e2.objective == pytest.approx(e1.objective, rel=1e-14)
-    np.testing.assert_array_equal(e2.St, e1.St)
-    np.testing.assert_allclose(e2.G, e1.G, rtol=1e-14, atol=1e-15)
-    np.testing.assert_allclose(e1.G, LOSSES[name].gradient(e1.St.T, np.eye(4)[codes]))
-
-
 def test_gradient_without_intercept_has_zero_bias_part():
     X, codes, theta = _fd_problem()
     theta[-4:] = 0
