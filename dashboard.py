@@ -7,12 +7,18 @@ page appears fast; the other pages import what they need.
 
 import streamlit as st
 
-from lossesbox import LOSSES, __version__
-from lossesbox.app.widgets import mlflow_ui_base, mlflow_ui_command, page_setup, tracking_uri
-
-page_setup("Home")
-
+# The title goes out before anything else is imported (numpy comes with lossesbox): the
+# browser shows it while the rest of the page is computed.
+st.set_page_config(page_title="Home · lossesbox", page_icon="📉", layout="wide")
 st.title("lossesbox")
+
+from lossesbox import LOSSES, __version__  # noqa: E402
+from lossesbox.app.widgets import (  # noqa: E402
+    mlflow_ui_base,
+    mlflow_ui_command,
+    tracking_uri,
+)
+
 st.markdown(
     "Classification losses on a **regularized linear softmax classifier**: train one live, "
     "watch which way each loss pushes every class's score, compare runs tracked in MLflow, "

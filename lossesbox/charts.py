@@ -15,6 +15,8 @@ Sign colours (the dashboard's sign language): right way green, wrong way red, ze
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -27,6 +29,8 @@ __all__ = [
     "SIGN_COLORS",
     "accuracy_curves",
     "confusion_matrix_chart",
+    "curve_frame",
+    "curve_spec",
     "decision_regions_chart",
     "distribution_bars",
     "lambda_sweep_chart",
@@ -83,13 +87,52 @@ def _data(frame: pd.DataFrame) -> pd.DataFrame | alt.InlineData:
     return alt.InlineData(values=records)
 
 
-def _long(history: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+def curve_frame(history: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Long form ``epoch, metric, value`` of the ``metrics`` present in ``history``, with
+    non-finite values (NaN validation keys without a split, inf) left out."""
     present = [m for m in metrics if m in history.columns]
     if "epoch" not in history.columns:
         raise ValueError("history needs an 'epoch' column")
-    long = history[["epoch", *present]].melt("epoch", var_name="metric", value_name="value")
-    long["value"] = pd.to_numeric(long["value"], errors="coerce")
-    return long[np.isfinite(long["value"].to_numpy(dtype=float))]
+    n = len(history)
+    # numpy rather than DataFrame.melt: this runs on every live redraw
+    values = np.concatenate(
+        [pd.to_numeric(history[m], errors="coerce").to_numpy(dtype=float) for m in present]
+        or [np.empty(0)]
+    )
+    epoch = np.tile(history["epoch"].to_numpy(), len(present))
+    metric = np.repeat(np.array(present, dtype=object), n)
+    keep = np.isfinite(values)
+    return pd.DataFrame({"epoch": epoch[keep], "metric": metric[keep], "value": values[keep]})
+
+
+def _curves(
+    data,
+    metrics: Sequence[str],
+    *,
+    title: str | None,
+    log_y: bool,
+    y_title: str,
+    y_domain: tuple[float, float] | None,
+    height: int,
+    points: bool,
+) -> alt.Chart:
+    scale = (
+        alt.Scale(type="log")
+        if log_y
+        else alt.Scale(domain=list(y_domain) if y_domain else alt.Undefined, zero=False)
+    )
+    chart = (
+        alt.Chart(data)
+        .mark_line(point=points)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch"),
+            y=alt.Y("value:Q", title=y_title, scale=scale),
+            color=alt.Color("metric:N", sort=list(metrics), title=None),
+            tooltip=["epoch:Q", "metric:N", alt.Tooltip("value:Q", format=".5g")],
+        )
+        .properties(height=height, width="container")
+    )
+    return chart.properties(title=title) if title else chart
 
 
 def training_curves(
@@ -107,26 +150,19 @@ def training_curves(
     Missing metrics and non-finite values (NaN validation keys without a split) are left
     out. ``log_y`` uses a log scale (non-positive values are then dropped).
     """
-    long = _long(history, metrics)
+    long = curve_frame(history, metrics)
     if log_y:
         long = long[long["value"] > 0]
-    scale = (
-        alt.Scale(type="log")
-        if log_y
-        else alt.Scale(domain=list(y_domain) if y_domain else alt.Undefined, zero=False)
+    return _curves(
+        _data(long),
+        metrics,
+        title=title,
+        log_y=log_y,
+        y_title=y_title,
+        y_domain=y_domain,
+        height=height,
+        points=len(history) <= 30,
     )
-    chart = (
-        alt.Chart(_data(long))
-        .mark_line(point=len(history) <= 30)
-        .encode(
-            x=alt.X("epoch:Q", title="epoch"),
-            y=alt.Y("value:Q", title=y_title, scale=scale),
-            color=alt.Color("metric:N", sort=list(metrics), title=None),
-            tooltip=["epoch:Q", "metric:N", alt.Tooltip("value:Q", format=".5g")],
-        )
-        .properties(height=height, width="container")
-    )
-    return chart.properties(title=title) if title else chart
 
 
 def accuracy_curves(history: pd.DataFrame, *, height: int = 240) -> alt.Chart:
@@ -139,6 +175,51 @@ def accuracy_curves(history: pd.DataFrame, *, height: int = 240) -> alt.Chart:
         y_domain=(0.0, 1.0),
         height=height,
     )
+
+
+CURVE_STYLES = {
+    "loss": {"metrics": LOSS_METRICS, "title": "Objective J = data loss + penalty"},
+    "accuracy": {
+        "metrics": ACCURACY_METRICS,
+        "title": "Accuracy",
+        "y_title": "accuracy",
+        "y_domain": (0.0, 1.0),
+    },
+}
+
+
+@functools.lru_cache(maxsize=8)
+def _curve_template(style: str, height: int) -> str:
+    opts = dict(CURVE_STYLES[style])
+    metrics = opts.pop("metrics")
+    empty = pd.DataFrame({"epoch": pd.Series(dtype=int), "metric": [], "value": []})
+    spec = _curves(
+        empty,
+        metrics,
+        title=opts.get("title"),
+        log_y=False,
+        y_title=opts.get("y_title", "value"),
+        y_domain=opts.get("y_domain"),
+        height=height,
+        points=False,
+    ).to_dict()
+    spec.pop("data", None)
+    spec.pop("datasets", None)
+    return json.dumps(spec)
+
+
+def curve_spec(style: str = "loss", *, height: int = 240) -> dict:
+    """The Vega-Lite spec (a fresh dict, **without data**) of :func:`training_curves`
+    (``style="loss"``) or :func:`accuracy_curves` (``"accuracy"``), for
+    ``st.vega_lite_chart(curve_frame(history, CURVE_STYLES[style]["metrics"]), spec)``.
+
+    Built and validated by Altair once, then reused: a live view redrawing several times
+    a second skips Altair's per-chart schema validation (tens of ms each, holding the GIL
+    the training thread needs).
+    """
+    if style not in CURVE_STYLES:
+        raise ValueError(f"style must be one of {', '.join(CURVE_STYLES)}; got {style!r}")
+    return json.loads(_curve_template(style, height))
 
 
 def class_columns(history: pd.DataFrame, kind: str = "wrong_way_share") -> list[int]:

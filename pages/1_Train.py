@@ -22,8 +22,11 @@ from lossesbox.app.widgets import (
     warm_up_imports,
 )
 from lossesbox.charts import (
+    CURVE_STYLES,
     accuracy_curves,
     confusion_matrix_chart,
+    curve_frame,
+    curve_spec,
     decision_regions_chart,
     training_curves,
 )
@@ -252,7 +255,12 @@ def live_view() -> None:
     epoch = records[-1]["epoch"] if records else 0
     st.progress(min(epoch / job.config.max_epochs, 1.0), text=progress_text(job, epoch))
     if records:
-        draw(pd.DataFrame.from_records(records, columns=LIVE_KEYS))
+        # plain Vega-Lite specs built once: no Altair validation on every redraw
+        history = pd.DataFrame({k: [r.get(k, np.nan) for r in records] for k in LIVE_KEYS})
+        col_loss, col_acc = st.columns(2)
+        for col, style in ((col_loss, "loss"), (col_acc, "accuracy")):
+            frame = curve_frame(history, CURVE_STYLES[style]["metrics"])
+            col.vega_lite_chart(frame, curve_spec(style))
 
 
 # --- Live: while the worker trains, a fragment polls it ------------------------------------------

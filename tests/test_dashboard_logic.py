@@ -238,6 +238,23 @@ def test_training_curves_drop_nan_and_keep_values():
     json.dumps(charts.training_curves(h).to_dict())  # valid JSON (no NaN)
 
 
+def test_curve_frame_and_data_free_spec_for_live_redraws():
+    h = _history(epochs=4)
+    long = charts.curve_frame(h, charts.CURVE_STYLES["accuracy"]["metrics"])
+    assert list(long["metric"]) == ["train_accuracy"] * 4  # all-NaN val_accuracy dropped
+    np.testing.assert_allclose(long["value"], h["train_accuracy"])
+    spec = charts.curve_spec("loss")
+    assert "data" not in spec and "datasets" not in spec
+    assert spec["encoding"]["x"]["field"] == "epoch"
+    full = charts.training_curves(_history(epochs=40)).to_dict()  # > 30 epochs: no points
+    assert spec["encoding"] == full["encoding"]
+    assert spec["title"] == full["title"] == "Objective J = data loss + penalty"
+    spec["title"] = "changed"
+    assert charts.curve_spec("loss")["title"] != "changed"  # a fresh dict each time
+    with pytest.raises(ValueError, match="style"):
+        charts.curve_spec("bogus")
+
+
 def test_sign_heatmap_has_one_cell_per_epoch_and_class():
     h = _history(epochs=4, k=3)
     values = _values(charts.sign_heatmap(h, class_names=["a", "b", "c"]))
