@@ -246,6 +246,22 @@ def test_train_page_divergence_is_explained():
     assert any("not logged" in c.value.lower() or "Not logged" in c.value for c in at.caption)
 
 
+def test_train_page_two_feature_data_shows_decision_regions():
+    at = app("pages/1_Train.py").run()
+    at.selectbox(key="tr_dataset").set_value("moons").run()
+    at.number_input(key="tr_opt_moons_n_samples").set_value(120)
+    at.checkbox(key="tr_track").uncheck()
+    at.button(key="tr_train").click().run()
+    finish_training(at)
+    no_errors(at)
+    regions = chart_data(at, "Decision regions")
+    result = at.session_state["last_result"]
+    assert result.dataset.n_samples == 120
+    # the grid's predictions are the model's, and every data point is drawn on top
+    assert set(regions["predicted"].dropna()) <= set(result.dataset.class_names)
+    assert regions["split"].notna().sum() == 120
+
+
 GOOD_CSV = b"x0,x1,label\n" + b"".join(
     f"{i % 7 * 0.3:.2f},{(i * 13) % 5 - 2.0:.2f},{'ab'[i % 2]}\n".encode() for i in range(40)
 )
