@@ -350,7 +350,12 @@ def sample_gradient_chart(frame: pd.DataFrame, *, height: int | None = None) -> 
         y=alt.Y("loss:N", sort=losses, title=None),
     )
     rect = base.mark_rect(stroke="white").encode(
-        color=alt.Color("sign:N", scale=_SIGN_SCALE, title="gradient descent moves the score"),
+        color=alt.Color(
+            "sign:N",
+            scale=_SIGN_SCALE,
+            title="descent moves the score",
+            legend=alt.Legend(orient="bottom", titleLimit=300),
+        ),
         tooltip=[
             "loss:N",
             "class:N",

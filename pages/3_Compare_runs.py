@@ -123,6 +123,7 @@ elif runs is not None:
     shown = table[keep]
     st.dataframe(
         shown.drop(columns=["start_time"]).assign(started=shown["start_time"]),
+        hide_index=True,
         column_config={
             "lam": st.column_config.NumberColumn("λ", format="%.2g"),
             "learning_rate": st.column_config.NumberColumn("lr", format="%.3g"),
