@@ -607,7 +607,7 @@ class TrackedRun:
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
         parent_run_id: str | None = None,
-        flush_interval: float = 0.5,
+        flush_interval: float = 2.0,
         max_pending: int = _MAX_METRICS,
         background: bool = True,
         metric_filter: Callable[[str], bool] = is_epoch_metric,
