@@ -499,6 +499,20 @@ def test_float32_pass_stays_float32(name):
     np.testing.assert_allclose(grad, g64, rtol=1e-4, atol=1e-5)
 
 
+def test_small_problems_train_on_one_blas_thread_and_restore_it(iris):
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen = []
+    X, y = iris
+    LinearSoftmaxClassifier(max_epochs=2, callback=lambda r: seen.append(blas_threads())).fit(X, y)
+    assert seen and all(threads == [1] * len(before) for threads in seen)
+    assert blas_threads() == before
+
+
 def test_decision_function_shapes():
     X, y = _standardized(load_iris)
     multi = LinearSoftmaxClassifier(max_epochs=20).fit(X, y)
