@@ -882,6 +882,15 @@ def _head(items: Sequence[Any], n: int = 5) -> str:
     return shown + (f" (and {len(items) - n} more)" if len(items) > n else "")
 
 
+# pandas' default missing-value markers (the ``na_values`` list in the read_csv docs).
+# They apply to feature columns; in the target only an empty cell is missing, so a
+# class called "None", "NA" or "null" keeps its name (see _target_values).
+_NA_MARKERS = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+
+
 def _parse_frame(
     path_or_buffer: Any,
     *,
@@ -889,8 +898,14 @@ def _parse_frame(
     max_bytes: int,
     max_columns: int,
     nrows: int | None = None,
+    text_column: str | None = None,
+    infer_text_column: bool = False,
 ) -> tuple[pd.DataFrame, str, str]:
-    """Read, check and parse a CSV into a DataFrame; return (frame, delimiter, label)."""
+    """Read, check and parse a CSV into a DataFrame; return (frame, delimiter, label).
+
+    Cells equal to one of pandas' missing-value markers are NaN, except in
+    ``text_column`` (the target; :func:`infer_target_column` of the header if
+    ``infer_text_column``), where only empty cells are."""
     import pandas as pd
 
     max_columns = _check_limit("max_columns", max_columns)
@@ -927,6 +942,9 @@ def _parse_frame(
             f"{label} has duplicated column names: {_head(dupes)}; every column needs a unique name"
         )
     del text
+    if infer_text_column:
+        text_column = infer_target_column(names)
+    na_values = {c: ([""] if c == text_column else list(_NA_MARKERS)) for c in names}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -940,6 +958,8 @@ def _parse_frame(
                 engine="c",
                 skipinitialspace=True,
                 low_memory=False,
+                keep_default_na=False,
+                na_values=na_values,
             )
     except pd.errors.ParserWarning:
         raise ValueError(
@@ -990,6 +1010,7 @@ def read_csv_preview(
         max_bytes=max_bytes,
         max_columns=max_columns,
         nrows=n,
+        infer_text_column=True,
     )
     return df
 
@@ -1026,6 +1047,27 @@ def _to_numeric_feature(col: pd.Series, sep: str) -> pd.Series | None:
     return None
 
 
+def _target_values(t: pd.Series) -> pd.Series:
+    """The target column with its missing cells as NaN.
+
+    It was read with only empty cells missing. Markers such as ``NA`` or ``None`` are
+    class names in a column of words, but mean "missing" in an otherwise numeric
+    column (``0, 1, NA``), which then becomes numeric again."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t):
+        return t
+    text = t.astype("string").str.strip()
+    marker = text.isin(_NA_MARKERS[1:]).fillna(False).to_numpy(dtype=bool)
+    if not marker.any():
+        return t
+    rest = t[~marker & t.notna().to_numpy()]
+    numbers = pd.to_numeric(rest, errors="coerce")
+    if len(rest) and numbers.notna().all():
+        return pd.to_numeric(t.where(~marker), errors="coerce")
+    return t
+
+
 def load_csv(
     path: Any,
     target: str | None = None,
@@ -1052,7 +1094,12 @@ def load_csv(
         drop = [drop]
     drop = [str(d).strip() for d in drop]
     df, sep, label = _parse_frame(
-        path, delimiter=delimiter, max_bytes=max_bytes, max_columns=max_columns
+        path,
+        delimiter=delimiter,
+        max_bytes=max_bytes,
+        max_columns=max_columns,
+        text_column=None if target is None else str(target).strip(),
+        infer_text_column=target is None,
     )
     columns = [str(c) for c in df.columns]
     if len(df) == 0:
@@ -1083,7 +1130,7 @@ def load_csv(
         raise ValueError(f"{label} has only 1 data row; a dataset needs at least 2 rows per class")
 
     # ---- target -> codes
-    t = df[target]
+    t = _target_values(df[target])
     missing = t.isna().to_numpy()
     if missing.any():
         raise ValueError(

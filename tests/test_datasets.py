@@ -510,6 +510,28 @@ def test_csv_default_target_and_drop():
     assert ds.options["target"] == "kind"  # else the last column
 
 
+@pytest.mark.parametrize("target", [None, "status"])
+def test_csv_target_words_like_none_and_na_are_class_names(target):
+    # pandas reads "None", "NA", "null" as missing by default; in a column of words
+    # they are labels (e.g. a "None" severity, "NA" for North America)
+    text = "f,status\n1,None\n2,NA\n3,null\n4,None\n5,NA\n6,null\n7,mild\n8,mild\n"
+    ds = load_csv(io.StringIO(text), target=target)
+    assert ds.class_names == ["NA", "None", "mild", "null"]
+    np.testing.assert_array_equal(ds.y, [1, 0, 3, 1, 0, 3, 2, 2])
+    assert read_csv_preview(io.StringIO(text), n=2)["status"].tolist() == ["None", "NA"]
+    # in feature columns the markers still mean "missing"
+    with pytest.raises(ValueError, match=r"NaN/inf\) in feature column\(s\) 'f' \(1 row\)"):
+        load_csv(io.StringIO(text.replace("\n3,null", "\nNA,null")), target=target)
+
+
+def test_csv_na_in_a_numeric_target_is_missing():
+    text = "f,label\n1,0\n2,1\n3,NA\n4,0\n5,1\n"
+    with pytest.raises(ValueError, match=r"'label' has 1 missing value\(s\) \(data row 3\)"):
+        load_csv(io.StringIO(text))
+    ds = load_csv(io.StringIO(text.replace("3,NA\n", "")))
+    assert ds.class_names == ["0", "1"]
+
+
 def test_infer_target_column():
     import pandas as pd
 
