@@ -638,9 +638,17 @@ class _Run:
         if not ev.finite:
             self.record(0, theta, ev)  # recorded anyway: history_ is never empty
             self.status = "diverged"
+            what = "objective" if not math.isfinite(ev.objective) else "gradient"
+            tries = ["standardized features (e.g. StandardScaler)"]
+            if self.est.init != "zeros":
+                tries.insert(0, "init='zeros'")
+            if what == "objective":
+                tries.append("another loss")
             self.reason = (
-                "Diverged: the objective is non-finite at the initial parameters (epoch 0); "
-                "try init='zeros', standardized features, or another loss."
+                f"Diverged: the {what} is non-finite at the initial parameters (epoch 0), "
+                f"before any step: it overflowed {self.obj.X.dtype} with these features "
+                f"(largest |x| = {np.abs(self.obj.X).max():.3g}). Try {', '.join(tries[:-1])}"
+                f"{' or ' if len(tries) > 1 else ''}{tries[-1]}."
             )
             return None
         if not self.record(0, theta, ev):

@@ -398,8 +398,9 @@ def test_divergence_keeps_last_finite_parameters_and_warns(iris):
 def test_non_finite_objective_at_init_is_reported_not_raised(iris):
     X, y = iris
     clf = LinearSoftmaxClassifier(loss="exp_mse", init="normal", random_state=0)
-    with pytest.warns(RuntimeWarning, match="epoch 0"):
+    with pytest.warns(RuntimeWarning, match="objective is non-finite .*epoch 0") as w:
         clf.fit(X * 1e5, y)  # scores of order 1e3: e^(2s) overflows at once
+    assert "init='zeros'" in str(w[0].message)
     assert clf.status_ == "diverged" and clf.n_iter_ == 0 and len(clf.history_) == 1
     assert clf.history_[0]["objective"] == math.inf
     assert np.isfinite(clf.coef_).all()

@@ -195,8 +195,10 @@ def test_labels_mixing_strings_and_numbers_are_a_value_error():
 def test_huge_finite_features_stop_as_diverged_not_a_crash(solver):
     """1e300-scale features: the gradient overflows at epoch 0; fit reports, never raises."""
     clf = LinearSoftmaxClassifier(solver=solver)
-    with pytest.warns(RuntimeWarning, match=r"Diverged: .*epoch 0"):
+    with pytest.warns(RuntimeWarning, match=r"Diverged: the gradient is non-finite .*epoch 0") as w:
         clf.fit(_X * 1e300, _y)
+    msg = str(w[0].message)
+    assert "standardized features" in msg and "init='zeros'" not in msg  # already zeros
     assert clf.status_ == "diverged" and clf.n_iter_ == 0 and len(clf.history_) == 1
     np.testing.assert_array_equal(clf.coef_, 0.0)  # the initial parameters are kept
     assert math.isfinite(clf.history_[0]["objective"])  # J(0) = log 2 is finite ...
