@@ -423,7 +423,8 @@ def run_experiment(
                 params={k: v for k, v in config.estimator_params().items()},
             )
             if status == "diverged":
-                run.finish("FAILED", stop_reason=f"diverged: {estimator.stop_reason_}")
+                reason = estimator.stop_reason_.removeprefix("Diverged: ")
+                run.finish("FAILED", stop_reason=f"diverged: {reason}")
             elif status == "stopped":
                 run.finish("FINISHED", stop_reason="user")
             else:

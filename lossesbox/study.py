@@ -1356,35 +1356,27 @@ def list_studies(tracking_uri: str | None = None) -> pd.DataFrame:
 
 
 def load_study(run_id: str, *, tracking_uri: str | None = None) -> StudyResult:
-    """Read the report that study run ``run_id`` logged as its ``report/`` artifact.
-
-    Works for stores whose artifacts are on this file system (the default sqlite store
-    and ``LOSSESBOX_ARTIFACT_ROOT``); a remote artifact store needs a download helper in
-    :mod:`lossesbox.tracking`, used when it exists.
-    """
+    """Read the report that study run ``run_id`` logged as its ``report/`` artifact,
+    downloaded from the run's artifact store (local folder, tracking server or object
+    store) into a new temporary folder."""
     import tempfile
-    import urllib.parse
 
     from . import tracking as _tracking
 
-    download = getattr(_tracking, "download_artifacts", None)
-    if download is not None:
-        target = Path(tempfile.mkdtemp(prefix="lossesbox-study-"))
-        return load_report(download(run_id, "report", str(target), tracking_uri=tracking_uri))
     studies = list_studies(tracking_uri)
-    match = studies[studies["run_id"] == run_id]
-    if match.empty:
+    if studies.empty or not (studies["run_id"] == run_id).any():
         raise ValueError(f"no study run {run_id!r} in the MLflow store")
-    uri = str(match["artifact_uri"].iloc[0])
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme not in ("", "file") and not (len(parsed.scheme) == 1 and os.name == "nt"):
-        raise ValueError(
-            f"study run {run_id} keeps its artifacts at {uri}, which is not a local folder; "
-            "open the report folder it wrote instead (--out)"
+    target = Path(tempfile.mkdtemp(prefix="lossesbox-study-"))
+    try:
+        folder = _tracking.download_artifacts(
+            run_id, "report", str(target), tracking_uri=tracking_uri
         )
-    folder = Path(urllib.parse.unquote(parsed.path) if parsed.scheme else uri) / "report"
-    if not (folder / REPORT_FILES["meta"]).exists():
-        raise ValueError(f"study run {run_id} has no report artifact (looked in {folder})")
+    except ValueError:
+        raise ValueError(f"study run {run_id} has no report artifact") from None
+    if not (Path(folder) / REPORT_FILES["meta"]).exists():
+        raise ValueError(
+            f"study run {run_id} has no report artifact ({REPORT_FILES['meta']} missing)"
+        )
     return load_report(folder)
 
 

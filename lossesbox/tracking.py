@@ -60,6 +60,7 @@ __all__ = [
     "TrackedRun",
     "TrackingUnavailable",
     "artifact_root",
+    "download_artifacts",
     "get_histories",
     "get_history_frame",
     "get_or_create_experiment",
@@ -70,7 +71,9 @@ __all__ = [
     "mark_stale_runs",
     "probe_store",
     "resolve_tracking_uri",
+    "short_error",
     "ui_command",
+    "warm_up",
 ]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
@@ -172,14 +175,29 @@ def ui_command(tracking_uri: str | None = None) -> str:
     return f"mlflow ui --backend-store-uri {shown} --host 127.0.0.1 --port 5000"
 
 
-def probe_store(tracking_uri: str | None = None, timeout: float = _PROBE_TIMEOUT) -> None:
+def probe_store(
+    tracking_uri: str | None = None, timeout: float = _PROBE_TIMEOUT, *, reading: bool = False
+) -> None:
     """Fail fast (``TrackingUnavailable``) when the store cannot work, in ≤ ``timeout`` s.
 
     HTTP(S): one GET of ``<uri>/health`` without retries (any HTTP answer counts as
-    reachable). sqlite: the database's folder must be creatable and writable. Other
-    schemes are not probed.
+    reachable). sqlite: to log runs, the database's folder must be creatable and
+    writable; to read them (``reading=True``) an existing database must be readable.
+    Other schemes are not probed. The message says what was lost (a run not logged, or
+    runs not read) and what to change.
     """
     uri = resolve_tracking_uri(tracking_uri)
+    if reading:
+        lost = "runs cannot be read"
+        fix_uri = "Point MLFLOW_TRACKING_URI (or --tracking-uri) at the store"
+        no_track = ""
+    else:
+        lost = "the run was not logged"
+        fix_uri = (
+            "Choose a writable place with --tracking-uri sqlite:///path/to/mlflow.db "
+            "(or MLFLOW_TRACKING_URI)"
+        )
+        no_track = ", or use --no-track"
     if _is_http(uri):
         # urllib cannot take credentials in the URL (it resolves "user:pw@host" as a host
         # name); reachability needs none: a 401 answer counts as reachable.
@@ -194,29 +212,33 @@ def probe_store(tracking_uri: str | None = None, timeout: float = _PROBE_TIMEOUT
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise TrackingUnavailable(
-                f"MLflow tracking server {redact_uri(uri)} is unreachable ({reason}); the run "
-                "was not logged. Start the server (e.g. `mlflow server --host 127.0.0.1 "
-                "--port 5000`), fix MLFLOW_TRACKING_URI or --tracking-uri, or use --no-track."
+                f"MLflow tracking server {redact_uri(uri)} is unreachable ({reason}); {lost}. "
+                "Start the server (e.g. `mlflow server --host 127.0.0.1 --port 5000`) or fix "
+                f"MLFLOW_TRACKING_URI (or --tracking-uri){no_track}."
             ) from None
         return
     path = _sqlite_path(uri)
     if path is None or path == ":memory:":
         return
     folder = os.path.dirname(os.path.abspath(path))
+    if reading:
+        if os.path.exists(path) and not os.access(path, os.R_OK):
+            raise TrackingUnavailable(
+                f"the MLflow store {path} is not readable (permissions); {lost}. {fix_uri}, "
+                "or give this user read access."
+            )
+        return
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         raise TrackingUnavailable(
-            f"cannot create the MLflow store folder {folder} ({exc.strerror or exc}); the run "
-            "was not logged. Choose a writable place with --tracking-uri "
-            "sqlite:///path/to/mlflow.db (or MLFLOW_TRACKING_URI), or use --no-track."
+            f"cannot create the MLflow store folder {folder} ({exc.strerror or exc}); "
+            f"{lost}. {fix_uri}{no_track}."
         ) from None
     writable = os.access(path, os.W_OK) if os.path.exists(path) else os.access(folder, os.W_OK)
     if not writable:
         raise TrackingUnavailable(
-            f"the MLflow store {path} is not writable; the run was not logged. Choose a "
-            "writable place with --tracking-uri sqlite:///path/to/mlflow.db (or "
-            "MLFLOW_TRACKING_URI), or use --no-track."
+            f"the MLflow store {path} is not writable; {lost}. {fix_uri}{no_track}."
         )
 
 
@@ -239,6 +261,32 @@ def _mlflow():
     for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return mlflow
+
+
+def warm_up() -> None:
+    """Import mlflow (and its scikit-learn flavour) now, touching no store.
+
+    ``import mlflow`` takes seconds; the dashboard calls this in a background thread
+    while the user picks settings, so the first tracked run starts sooner."""
+    _mlflow()
+    import mlflow.sklearn  # noqa: F401
+
+
+def short_error(exc: BaseException, limit: int = 300) -> str:
+    """One readable line for an exception from MLflow or its database layer.
+
+    SQLAlchemy appends the SQL statement (``[SQL: ...]``), its parameters and a link
+    (``(Background on this error at: ...)``); those are cut, as is anything past the
+    first line or ``limit`` characters."""
+    text = str(exc).strip()
+    for marker in ("[SQL:", "[parameters:", "(Background on this error"):
+        i = text.find(marker)
+        if i >= 0:
+            text = text[:i]
+    text = " ".join(text.split("\n", 1)[0].split()) if text else ""
+    if text.startswith("(") and ")" in text:  # "(sqlite3.OperationalError) disk I/O error"
+        text = text[text.index(")") + 1 :].strip() or text
+    return text[:limit] if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_locked(exc: BaseException) -> bool:
@@ -292,9 +340,9 @@ def _client_cached(uri: str):
     return client
 
 
-def _client(uri: str):
+def _client(uri: str, *, reading: bool = False):
     """A cached ``MlflowClient`` for ``uri`` (probed first; creates a sqlite store)."""
-    probe_store(uri)
+    probe_store(uri, reading=reading)
     try:
         return _client_cached(uri)
     except Exception as first:
@@ -642,11 +690,16 @@ class TrackedRun:
             if isinstance(exc, TrackingUnavailable):
                 self.error = str(exc)
             else:
-                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                msg = short_error(exc)
+                lost = (
+                    "no run was created"
+                    if self.run_id is None
+                    else f"run {self.run_id} may be incomplete"
+                )
                 self.error = (
-                    f"MLflow tracking failed while {what} ({type(exc).__name__}: {msg[:300]}) "
-                    f"at {redact_uri(self.tracking_uri)}; the run may be incomplete. Check the "
-                    "store (--tracking-uri / MLFLOW_TRACKING_URI) or use --no-track."
+                    f"MLflow tracking failed while {what} ({type(exc).__name__}: {msg}) "
+                    f"at {redact_uri(self.tracking_uri)}; {lost}. Check the store "
+                    "(--tracking-uri / MLFLOW_TRACKING_URI) or use --no-track."
                 )
 
     @contextlib.contextmanager
@@ -952,7 +1005,7 @@ def list_experiments(tracking_uri: str | None = None) -> pd.DataFrame:
     uri = resolve_tracking_uri(tracking_uri)
     if not _store_exists(uri):
         return _empty(_EXPERIMENT_COLUMNS)
-    client = _client(uri)
+    client = _client(uri, reading=True)
     rows = [
         {
             "experiment_id": e.experiment_id,
@@ -991,7 +1044,7 @@ def list_runs(
     uri = resolve_tracking_uri(tracking_uri)
     if not _store_exists(uri):
         return _empty(_RUN_COLUMNS)
-    client = _client(uri)
+    client = _client(uri, reading=True)
     experiments = {e.experiment_id: e.name for e in _search_experiments(client)}
     if experiment_names is not None:
         names = {experiment_names} if isinstance(experiment_names, str) else set(experiment_names)
@@ -1047,7 +1100,7 @@ def get_histories(
     uri = resolve_tracking_uri(tracking_uri)
     if not run_ids or not _store_exists(uri):
         return _empty(_HISTORY_COLUMNS)
-    client = _client(uri)
+    client = _client(uri, reading=True)
     wanted = None if keys is None else ([keys] if isinstance(keys, str) else list(keys))
     rows = []
     for run_id in run_ids:
@@ -1081,7 +1134,7 @@ def get_history_frame(run_id: str, *, tracking_uri: str | None = None) -> pd.Dat
     uri = resolve_tracking_uri(tracking_uri)
     if not _store_exists(uri):
         return pd.DataFrame()
-    client = _client(uri)
+    client = _client(uri, reading=True)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = _retry(client.download_artifacts, run_id, "history.csv", tmp)
@@ -1090,12 +1143,37 @@ def get_history_frame(run_id: str, *, tracking_uri: str | None = None) -> pd.Dat
         return pd.read_csv(path)
 
 
+def download_artifacts(
+    run_id: str, artifact_path: str, dst_path: str, *, tracking_uri: str | None = None
+) -> str:
+    """Copy run ``run_id``'s artifact file or folder ``artifact_path`` into the existing
+    local folder ``dst_path`` and return the local path of the copy.
+
+    Works for every artifact store MLflow supports (local folders, a tracking server's
+    proxied artifacts, object stores); a missing run or artifact is a ``ValueError``."""
+    uri = resolve_tracking_uri(tracking_uri)
+    if not _store_exists(uri):
+        raise ValueError(f"no MLflow store at {redact_uri(uri)}")
+    client = _client(uri, reading=True)
+    try:
+        return _retry(client.download_artifacts, run_id, artifact_path, dst_path)
+    except Exception as exc:
+        text = str(exc)
+        missing = ("resource_does_not_exist", "not found", "failed to download artifacts")
+        if any(m in text.lower() for m in missing) or isinstance(exc, FileNotFoundError):
+            raise ValueError(
+                f"run {run_id!r} has no artifact {artifact_path!r} in the MLflow store at "
+                f"{redact_uri(uri)} ({short_error(exc)})"
+            ) from None
+        raise
+
+
 def load_model(run_id: str, *, tracking_uri: str | None = None, name: str = "model"):
     """The fitted scikit-learn Pipeline logged by a run (``runs:/<run_id>/model``)."""
     uri = resolve_tracking_uri(tracking_uri)
     if not _store_exists(uri):
         raise ValueError(f"no MLflow store at {uri}")
-    _client(uri)
+    _client(uri, reading=True)
     with _fluent_uri(uri) as mlflow:
         import mlflow.sklearn
 

@@ -161,7 +161,7 @@ def test_diverging_run_ends_failed_with_reason_and_keeps_its_history(_iris):
     assert result.status == "diverged"
     run = _client().get_run(result.run_id)
     assert run.info.status == "FAILED"
-    assert run.data.tags["stop_reason"].startswith("diverged: ")
+    assert run.data.tags["stop_reason"].startswith("diverged: the objective became non-finite")
     assert "learning_rate" in run.data.tags["stop_reason"]
     hist = _client().get_metric_history(result.run_id, "objective")
     assert len(hist) == len(result.history) >= 1
@@ -314,6 +314,74 @@ def test_unreachable_server_is_reported_and_training_completes(_iris, monkeypatc
     assert f"{uri} is unreachable" in result.tracking_error
     assert "--no-track" in result.tracking_error
     print(f"unreachable server reported after {elapsed:.2f} s")
+
+
+@pytest.mark.timeout(60)
+def test_reading_an_unreachable_server_says_runs_cannot_be_read(monkeypatch):
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    with pytest.raises(tracking.TrackingUnavailable) as info:
+        list_runs(tracking_uri=uri)
+    msg = str(info.value)
+    assert f"{uri} is unreachable" in msg and "runs cannot be read" in msg
+    assert "not logged" not in msg and "--no-track" not in msg
+
+
+def test_a_read_only_store_can_be_read(_iris, tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path}/m.db"
+    result = run_experiment(TrainConfig(max_epochs=5), dataset=_iris, tracking_uri=uri)
+    real_access = os.access
+    # as if the database and its folder were read-only (root ignores chmod)
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: mode != os.W_OK and real_access(path, mode)
+    )
+    with pytest.raises(tracking.TrackingUnavailable, match="is not writable; the run was not"):
+        tracking.probe_store(uri)
+    tracking.probe_store(uri, reading=True)  # reading needs no write access
+    assert list_runs(tracking_uri=uri)["run_id"].tolist() == [result.run_id]
+
+
+def test_short_error_drops_sql_and_background_link():
+    exc = RuntimeError(
+        "(sqlite3.OperationalError) disk I/O error\n[SQL: INSERT INTO metrics (key, value) "
+        "VALUES (?, ?)]\n[parameters: ('objective', 1.0)]\n(Background on this error at: "
+        "https://sqlalche.me/e/20/e3q8)"
+    )
+    assert tracking.short_error(exc) == "disk I/O error"
+    assert tracking.short_error(ValueError("x" * 500), 50) == "x" * 49 + "…"
+    assert tracking.short_error(RuntimeError("")) == ""
+
+
+def test_a_failed_start_says_no_run_was_created(monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("(sqlite3.OperationalError) boom\n[SQL: SELECT 1]")
+
+    run = tracking.TrackedRun("x")
+    monkeypatch.setattr(tracking, "get_or_create_experiment", boom)
+    run.start()
+    assert run.run_id is None
+    assert run.error.startswith(
+        "MLflow tracking failed while starting the run (RuntimeError: boom)"
+    )
+    assert "no run was created" in run.error and "SQL" not in run.error
+
+
+def test_download_artifacts_copies_a_runs_files(_iris, tmp_path):
+    result = run_experiment(TrainConfig(max_epochs=5), dataset=_iris)
+    path = tracking.download_artifacts(result.run_id, "history.csv", str(tmp_path))
+    assert pd.read_csv(path)["epoch"].tolist() == result.history["epoch"].tolist()
+    with pytest.raises(ValueError, match=r"has no artifact 'nope\.csv'"):
+        tracking.download_artifacts(result.run_id, "nope.csv", str(tmp_path))
+    with pytest.raises(ValueError, match=r"has no artifact"):
+        tracking.download_artifacts("0" * 32, "history.csv", str(tmp_path))
+
+
+def test_warm_up_imports_mlflow_without_touching_a_store(tmp_path, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    tracking.warm_up()
+    assert "mlflow.sklearn" in sys.modules
+    assert list(cwd.iterdir()) == []
 
 
 def test_unwritable_sqlite_location_is_reported(_iris, tmp_path):

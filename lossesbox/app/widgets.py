@@ -104,9 +104,11 @@ def friendly_errors(what: str, hint: str | None = None) -> Iterator[None]:
     except ValueError as exc:
         st.error(f"**{what}:** {exc}" + (f"\n\n{hint}" if hint else ""))
     except Exception as exc:
+        from ..tracking import short_error  # mlflow itself is not imported by this
+
         log.exception("%s failed", what)
         st.error(
-            f"**{what} failed** ({type(exc).__name__}): {exc}"
+            f"**{what} failed** ({type(exc).__name__}): {short_error(exc, 600)}"
             + (f"\n\n{hint}" if hint else "\n\nDetails are in the terminal running Streamlit.")
         )
 
@@ -188,7 +190,7 @@ def warm_up_imports() -> threading.Thread:
             from ..estimator import LinearSoftmaxClassifier  # noqa: F401
 
             # mlflow is imported by lossesbox.tracking only (its quiet-defaults importer)
-            (getattr(tracking, "warm_up", None) or tracking._mlflow)()
+            tracking.warm_up()
         except Exception:  # a failed warm-up only costs the time it would have saved
             log.debug("warm-up import failed", exc_info=True)
 
