@@ -96,10 +96,12 @@ class TrainConfig:
             "random_state": self.seed,
         }
 
-    def validate(self) -> TrainConfig:
+    def validate(self, *, data_given: bool = False) -> TrainConfig:
         """Raise ``ValueError`` naming the first bad value and what is allowed; else self.
 
-        Cheap (no scikit-learn import): the CLI calls it before loading anything.
+        Cheap (no scikit-learn import): the CLI calls it before loading anything. With
+        ``data_given=True`` (the data is passed to :func:`run_experiment` in memory, e.g.
+        an upload) ``dataset="csv"`` needs no ``csv_path``.
         """
         from .losses import get_loss
 
@@ -135,7 +137,9 @@ class TrainConfig:
             "a fraction in [0, 1)",
         )
         _check(self.dtype in _DTYPES, "dtype", self.dtype, "one of " + ", ".join(_DTYPES))
-        if self.dataset == "csv" or self.csv_path is not None:
+        if data_given and self.csv_path is None:
+            pass
+        elif self.dataset == "csv" or self.csv_path is not None:
             if not self.csv_path:
                 raise ValueError("dataset 'csv' needs a CSV file: --csv FILE (csv_path)")
             if not os.path.isfile(self.csv_path):
@@ -354,7 +358,7 @@ def run_experiment(
     from .tracking import TrackedRun, csv_text, resolve_tracking_uri
 
     t0 = time.perf_counter()
-    config.validate()
+    config.validate(data_given=dataset is not None)
     if dataset is None:
         dataset = load_config_dataset(config)
     X_train, X_test, y_train, y_test = dataset.split(

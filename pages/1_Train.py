@@ -17,8 +17,9 @@ from lossesbox.app.widgets import (
     load_uploaded_dataset,
     mlflow_ui_command,
     mlflow_ui_url,
+    named_buffer,
     page_setup,
-    save_upload,
+    upload_digest,
     warm_up_imports,
 )
 from lossesbox.charts import (
@@ -79,7 +80,8 @@ source = sb.radio(
 )
 dataset = None
 options: dict = {}
-csv_path = target = None
+uploaded = False
+target = None
 if source.startswith("Built-in"):
     name = sb.selectbox(
         "Dataset",
@@ -108,8 +110,8 @@ else:
     else:
         file_name, data = stored
         with friendly_errors(f"Reading {file_name}", "Fix the file and upload it again."):
-            csv_path = save_upload(file_name, data)
-            preview = read_csv_preview(csv_path, n=8)
+            digest = upload_digest(data)
+            preview = read_csv_preview(named_buffer(file_name, data), n=8)
             from lossesbox.datasets import infer_target_column
 
             columns = [str(c) for c in preview.columns]
@@ -123,7 +125,8 @@ else:
             )
             with st.expander(f"Preview of {file_name}", expanded=True):
                 st.dataframe(preview, hide_index=True)
-            dataset = load_uploaded_dataset(csv_path, target)
+            dataset = load_uploaded_dataset(file_name, digest, target, data)
+            uploaded = True
 
 # --- Sidebar: model and training -----------------------------------------------------------------
 sb.header("Model")
@@ -202,9 +205,8 @@ elif clicked:
 
     with friendly_errors("These settings cannot be trained"):
         config = TrainConfig(
-            dataset="csv" if csv_path else dataset.name,
-            dataset_options={} if csv_path else dict(options),
-            csv_path=csv_path,
+            dataset="csv" if uploaded else dataset.name,
+            dataset_options={} if uploaded else dict(options),
             target=target,
             loss=loss,
             lam=float(lam),
@@ -217,7 +219,7 @@ elif clicked:
             standardize=bool(standardize),
             test_size=float(test_share),
             validation_fraction=float(val_share),
-        ).validate()
+        ).validate(data_given=True)
         job = TrainingJob(config, dataset, track=track, experiment=experiment or None).start()
         st.session_state[TRAIN_JOB] = job
         running = True

@@ -292,6 +292,25 @@ def test_train_page_csv_upload_preview_target_and_bad_files():
         assert at.button(key="tr_train").disabled
 
 
+def test_an_uploaded_csv_trains_from_memory_and_logs_its_file_name(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # any file written lands here
+    at = app("pages/1_Train.py").run()
+    at.radio(key="tr_source").set_value("Upload a CSV").run()
+    at.file_uploader(key="tr_upload").set_value(("my points.csv", GOOD_CSV, "text/csv")).run()
+    at.button(key="tr_train").click().run()
+    finish_training(at)
+    no_errors(at)
+    result = at.session_state["last_result"]
+    assert result.dataset.n_samples == 40 and result.dataset.class_names == ["a", "b"]
+    run = _runs().set_index("run_id").loc[result.run_id]
+    assert run["params.dataset"] == "csv:my points.csv"
+    assert run["params.dataset.file"] == "my points.csv"
+    assert run["params.dataset.target"] == "label"
+    assert not any(p.name == "lossesbox-uploads" for p in tmp_path.iterdir())
+
+
 def test_widget_state_survives_page_switches():
     at = app("dashboard.py").run()
     at.switch_page("pages/1_Train.py").run()

@@ -15,10 +15,9 @@ with a stable ``key``.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
-import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,9 +35,10 @@ __all__ = [
     "load_builtin_dataset",
     "load_uploaded_dataset",
     "mlflow_ui_url",
+    "named_buffer",
     "page_setup",
-    "save_upload",
     "tracking_uri",
+    "upload_digest",
     "warm_up_imports",
 ]
 
@@ -136,24 +136,29 @@ def load_builtin_dataset(name: str, options: tuple[tuple[str, Any], ...] = ()):
 
 
 @st.cache_data(show_spinner="Reading the CSV…", max_entries=8)
-def load_uploaded_dataset(path: str, target: str | None):
-    """An uploaded CSV (saved by :func:`save_upload`) as a Dataset; ``ValueError`` names
-    the problem (no numeric features, a single class, NaNs, too large, not text …)."""
+def load_uploaded_dataset(file_name: str, digest: str, target: str | None, _data: bytes):
+    """An uploaded CSV, parsed in memory (nothing is written to disk), as a Dataset.
+
+    Cached by file name, content ``digest`` (:func:`upload_digest`) and target; the
+    bytes themselves are not hashed on every rerun. ``ValueError`` names the problem (no
+    numeric features, a single class, NaNs, too large, not text …)."""
     from ..datasets import load_dataset
 
-    return load_dataset("csv", path=path, target=target)
+    return load_dataset("csv", path=named_buffer(file_name, _data), target=target)
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+def named_buffer(file_name: str, data: bytes) -> io.BytesIO:
+    """``data`` as a file-like object whose ``name`` is the upload's base name (the
+    loader's messages and the run's ``dataset.file`` parameter show it)."""
+    buf = io.BytesIO(data)
+    buf.name = os.path.basename(file_name) or "upload.csv"
+    return buf
 
 
-def save_upload(file_name: str, data: bytes) -> str:
-    """Write uploaded bytes to ``<tmp>/lossesbox-uploads/<sha256 prefix>/<safe name>``.
+def upload_digest(data: bytes) -> str:
+    """A short SHA-256 of an upload: different files with one name stay apart.
 
-    The runner takes a CSV by path (and logs only its base name); the content hash keeps
-    different uploads with the same name apart and makes the cache key change with the
-    content. Nothing is parsed here. Raises ``ValueError`` over 50 MB or for empty data.
-    """
+    Raises ``ValueError`` for empty data or over the 50 MB limit, before any parsing."""
     from ..datasets import MAX_BYTES
 
     if not data:
@@ -162,17 +167,7 @@ def save_upload(file_name: str, data: bytes) -> str:
         raise ValueError(
             f"the file has {len(data) / 1e6:.1f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB"
         )
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    base = _UNSAFE.sub("_", os.path.basename(file_name)).strip(" .") or "upload.csv"
-    folder = os.path.join(tempfile.gettempdir(), "lossesbox-uploads", digest)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, base)
-    if not os.path.exists(path):
-        tmp = path + ".part"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    return path
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 @st.cache_resource(show_spinner=False)
