@@ -67,6 +67,7 @@ HISTORY_KEYS = (
     "val_accuracy",
     "val_loss",
     "grad_norm",
+    "weight_norm",
     "seconds",
     "wrong_way_share",
     "true_wrong_way_share",
@@ -327,11 +328,12 @@ class LinearSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         One record per epoch: epoch 0 holds the initial parameters (before any update,
         so the gradient signs at initialization are visible), epoch t the parameters
         after t update epochs. Keys: :func:`history_keys` (``epoch, objective,
-        data_loss, penalty, train_accuracy, val_accuracy, val_loss, grad_norm, seconds,
-        wrong_way_share, true_wrong_way_share, wrong_zero_share, true_zero_share`` and
+        data_loss, penalty, train_accuracy, val_accuracy, val_loss, grad_norm, weight_norm,
+        seconds, wrong_way_share, true_wrong_way_share, wrong_zero_share, true_zero_share`` and
         per class c ``wrong_way_share.class_<c>``, ``wrong_zero_share.class_<c>``,
         ``true_wrong_way_share.class_<c>``). Everything is measured on the full training
-        set at that epoch's parameters: ``grad_norm`` is ``‖(∇_W J, ∇_b J)‖_F``, the sign
+        set at that epoch's parameters: ``grad_norm`` is ``‖(∇_W J, ∇_b J)‖_F``,
+        ``weight_norm`` is ``‖W‖_F`` (the intercept is not penalized, not counted), the sign
         shares come from :func:`lossesbox.diagnostics.sign_shares` of ``G``.
         ``seconds`` is the wall time since ``fit`` started, not counting time spent
         inside ``callback``.
@@ -598,6 +600,7 @@ class _Run:
             "val_accuracy": val_accuracy,
             "val_loss": val_loss,
             "grad_norm": ev.grad_norm,
+            "weight_norm": float(np.linalg.norm(self.obj.split(theta)[0])),
             "seconds": time.perf_counter() - self.t0 - self.callback_seconds,
             "wrong_way_share": signs.wrong_way_share,
             "true_wrong_way_share": signs.true_wrong_way_share,

@@ -307,6 +307,7 @@ def test_history_keys_and_epochs(iris):
         "val_accuracy",
         "val_loss",
         "grad_norm",
+        "weight_norm",
         "seconds",
         "wrong_way_share",
         "true_wrong_way_share",
@@ -326,6 +327,18 @@ def test_history_keys_and_epochs(iris):
         assert all(isinstance(rec[k], float) for k in expected[1:])
     seconds = [r["seconds"] for r in clf.history_]
     assert seconds == sorted(seconds) and seconds[0] >= 0
+
+
+@pytest.mark.parametrize("lam", [0.0, LAM])
+def test_weight_norm_is_the_frobenius_norm_of_the_weights(iris, lam):
+    X, y = iris
+    clf = LinearSoftmaxClassifier(solver="gd", lam=lam, max_epochs=5, tol=0).fit(X, y)
+    assert clf.history_[0]["weight_norm"] == 0.0  # init="zeros"
+    last = clf.history_[-1]
+    assert last["weight_norm"] == pytest.approx(np.linalg.norm(clf.coef_), rel=1e-12)
+    assert last["weight_norm"] > 0
+    # the penalty is (λ/2)‖W‖²_F: consistent with weight_norm when λ > 0
+    assert last["penalty"] == pytest.approx(lam / 2 * last["weight_norm"] ** 2, rel=1e-12, abs=0)
 
 
 def test_grad_norm_is_the_norm_of_the_full_gradient(iris):
