@@ -567,12 +567,26 @@ def _finite_or_inf(value: Any) -> float | None:
 
 class _MetricSender:
     """Buffer metrics and send them with ``log_batch``: every ``interval`` s or
-    ``max_pending`` values, from a background thread (or synchronously)."""
+    ``max_pending`` values, from a background thread (or synchronously).
 
-    def __init__(self, send: Callable[[list], None], interval: float, max_pending: int, bg: bool):
+    The buffer is bounded: when the store cannot keep up (a fast trainer, a slow or busy
+    store), :meth:`add` waits once ``backlog`` values are pending. Memory stays flat and
+    closing the run (also on Ctrl-C) only has a bounded backlog left to send; nothing
+    is dropped."""
+
+    def __init__(
+        self,
+        send: Callable[[list], None],
+        interval: float,
+        max_pending: int,
+        bg: bool,
+        backlog: int | None = None,
+    ):
         self._send = send
         self._interval = interval
         self._max = max_pending
+        self._backlog = max(backlog or 10 * max_pending, max_pending)
+        self.waited = 0.0  # seconds add() spent waiting for the store
         self._pending: list = []
         self._cond = threading.Condition()
         self._closed = False
@@ -589,16 +603,28 @@ class _MetricSender:
         if self.error is not None or not metrics:
             return
         with self._cond:
+            if self._thread is not None and len(self._pending) >= self._backlog:
+                t = time.perf_counter()
+                self._cond.notify_all()
+                while (
+                    len(self._pending) >= self._backlog
+                    and self.error is None
+                    and not self._closed
+                    and self._thread.is_alive()
+                ):
+                    self._cond.wait(0.5)
+                self.waited += time.perf_counter() - t
             self._pending.extend(metrics)
             full = len(self._pending) >= self._max
             if full and self._thread is not None:
-                self._cond.notify()
+                self._cond.notify_all()
         if full and self._thread is None:
             self._flush()
 
     def _take(self) -> list:
         with self._cond:
             batch, self._pending = self._pending, []
+            self._cond.notify_all()  # an add() waiting on the backlog can go on
         return batch
 
     def _flush(self) -> None:
@@ -625,7 +651,7 @@ class _MetricSender:
         """Send everything still buffered (blocks until done)."""
         with self._cond:
             self._closed = True
-            self._cond.notify()
+            self._cond.notify_all()
         if self._thread is not None:
             self._thread.join()
         self._flush()

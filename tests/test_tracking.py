@@ -228,6 +228,31 @@ def test_tracked_run_sends_every_buffered_metric_at_the_end():
     assert k3["value"].tolist() == [e + 3.0 for e in range(300)]
 
 
+def test_metric_buffer_is_bounded_when_the_store_is_slower_than_training():
+    """A slow store makes the producer wait instead of buffering without limit, so
+    closing the run (also on Ctrl-C) has at most one backlog left to send."""
+    sent: list[list[int]] = []
+    high_water = 0
+
+    def slow_send(batch):
+        time.sleep(0.02)
+        sent.append(list(batch))
+
+    sender = tracking._MetricSender(slow_send, interval=10.0, max_pending=50, bg=True, backlog=200)
+    for i in range(100):
+        sender.add(list(range(i * 30, (i + 1) * 30)))
+        with sender._cond:
+            high_water = max(high_water, len(sender._pending))
+    t = time.perf_counter()
+    sender.close()
+    closing = time.perf_counter() - t
+    assert high_water < 200 + 30
+    assert sender.waited > 0  # the producer did wait for the store
+    flat = [v for batch in sent for v in batch]
+    assert flat == list(range(3000))  # nothing lost, nothing reordered
+    assert closing < 2.0  # at most the bounded backlog was left (one or two sends)
+
+
 def test_tracked_run_synchronous_mode_and_explicit_finish():
     with TrackedRun("sync", background=False, max_pending=10) as run:
         for epoch in range(25):
