@@ -21,7 +21,7 @@ import numpy as np
 
 from .losses import Loss, get_loss
 
-__all__ = ["GradientSigns", "gradient_signs", "sign_shares"]
+__all__ = ["GradientSigns", "gradient_signs", "sign_shares", "sign_shares_from_labels"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,8 @@ def sign_shares(G: np.ndarray, Y: np.ndarray) -> GradientSigns:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n > 0, counts / np.maximum(n, 1), np.nan)
 
+    with np.errstate(invalid="ignore"):
+        mean_gradient = G.mean(axis=0) if G.shape[0] else np.full(G.shape[1], np.nan)
     return GradientSigns(
         wrong_right=share(pos & wrong, n_wrong),
         wrong_wrong=share(neg & wrong, n_wrong),
@@ -93,7 +95,68 @@ def sign_shares(G: np.ndarray, Y: np.ndarray) -> GradientSigns:
         true_right=share(neg & true, n_true),
         true_wrong=share(pos & true, n_true),
         true_zero=share(zero & true, n_true),
-        mean_gradient=G.mean(axis=0) if G.shape[0] else np.full(G.shape[1], np.nan),
+        mean_gradient=mean_gradient,
+        n_wrong=n_wrong,
+        n_true=n_true,
+    )
+
+
+def sign_shares_from_labels(
+    G: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_true: np.ndarray | None = None,
+    mean_gradient: np.ndarray | None = None,
+) -> GradientSigns:
+    """:func:`sign_shares` for one-hot targets given as integer ``labels`` (N,) in [0, K).
+
+    The same numbers with fewer passes over ``G`` (the trainer calls it every epoch):
+    per class, the negative and zero entries are counted over all samples, and the
+    true-class entries ``G[i, labels[i]]`` are counted apart with ``bincount``; the
+    wrong-class counts are the differences. ``n_true`` (the class counts) and
+    ``mean_gradient`` (``G.mean(axis=0)``) may be passed when already known. A ``G``
+    with NaN entries falls back to :func:`sign_shares` (NaN is neither sign).
+    """
+    G = np.asarray(G)
+    labels = np.asarray(labels)
+    if G.ndim != 2 or labels.shape != (G.shape[0],):
+        raise ValueError(
+            f"G must have shape (N, K) and labels (N,); got {G.shape} and {labels.shape}"
+        )
+    N, K = G.shape
+    if N and (labels.min() < 0 or labels.max() >= K):
+        raise ValueError(f"labels must be integers in [0, {K}); got {labels.min()}..{labels.max()}")
+    g_true = G[np.arange(N), labels]
+    neg_all = np.count_nonzero(G < 0, axis=0)
+    zero_all = np.count_nonzero(G == 0, axis=0)
+    true_neg = np.bincount(labels, weights=g_true < 0, minlength=K)
+    true_zero = np.bincount(labels, weights=g_true == 0, minlength=K)
+    if n_true is None:
+        n_true = np.bincount(labels, minlength=K)
+    if mean_gradient is None:
+        with np.errstate(invalid="ignore"):  # inf - inf in a column: NaN mean, no warning
+            mean_gradient = G.mean(axis=0) if N else np.full(K, np.nan)
+    # a NaN entry would be counted as positive below; NaN shows in the column means
+    if N and not np.isfinite(mean_gradient).all() and np.isnan(G).any():
+        return sign_shares(G, np.eye(K, dtype=np.int8)[labels])
+    true_pos = n_true - true_neg - true_zero
+    n_wrong = N - n_true
+    wrong_neg = neg_all - true_neg
+    wrong_zero = zero_all - true_zero
+    wrong_pos = n_wrong - wrong_neg - wrong_zero
+
+    def share(counts: np.ndarray, n: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, counts / np.maximum(n, 1), np.nan)
+
+    return GradientSigns(
+        wrong_right=share(wrong_pos, n_wrong),
+        wrong_wrong=share(wrong_neg, n_wrong),
+        wrong_zero=share(wrong_zero, n_wrong),
+        true_right=share(true_neg, n_true),
+        true_wrong=share(true_pos, n_true),
+        true_zero=share(true_zero, n_true),
+        mean_gradient=mean_gradient,
         n_wrong=n_wrong,
         n_true=n_true,
     )

@@ -50,7 +50,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._optim import make_rule
-from .diagnostics import sign_shares
+from .diagnostics import sign_shares, sign_shares_from_labels
 from .losses import LOSSES, Loss, _softmax_parts, get_loss
 
 __all__ = ["HISTORY_KEYS", "SOLVERS", "LinearSoftmaxClassifier", "history_keys"]
@@ -566,6 +566,7 @@ class _Run:
         self.obj = obj
         self.t0 = t0
         self.callback_seconds = 0.0
+        self._n_true: np.ndarray | None = None
         self.history: list[dict] = []
         self.status = "max_epochs"
         self.reason = ""
@@ -589,7 +590,12 @@ class _Run:
 
     def record(self, epoch: int, theta: np.ndarray, ev: _Evaluation) -> bool:
         """Append the record of ``epoch``; call the callback. False means stop."""
-        signs = sign_shares(ev.G, self.obj.Yt.T)
+        if ev.finite:  # no NaN in G: counting by label is exact and 1.4-3x cheaper
+            if self._n_true is None:
+                self._n_true = np.bincount(self.obj.codes, minlength=self.obj.K)
+            signs = sign_shares_from_labels(ev.G, self.obj.codes, n_true=self._n_true)
+        else:
+            signs = sign_shares(ev.G, self.obj.Yt.T)
         val_accuracy, val_loss = self._validation(theta)
         rec = {
             "epoch": epoch,

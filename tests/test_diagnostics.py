@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lossesbox.diagnostics import gradient_signs, sign_shares
+from lossesbox.diagnostics import gradient_signs, sign_shares, sign_shares_from_labels
 from lossesbox.losses import LOSSES
 
 
@@ -68,3 +68,47 @@ def test_class_without_samples_is_nan_and_shape_checked():
     assert np.isnan(sg.true_right[2])
     with pytest.raises(ValueError, match="shape"):
         sign_shares(np.zeros((3, 2)), Y)
+
+
+def _assert_same_signs(a, b):
+    for name in ("wrong_right", "wrong_wrong", "wrong_zero", "true_right", "true_wrong"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(a.true_zero, b.true_zero, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(a.mean_gradient, b.mean_gradient, rtol=1e-12)
+    np.testing.assert_array_equal(a.n_wrong, b.n_wrong)
+    np.testing.assert_array_equal(a.n_true, b.n_true)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_sign_shares_from_labels_equals_the_one_hot_version(seed, order):
+    rng = np.random.default_rng(seed)
+    N, K = rng.integers(1, 60), rng.integers(2, 7)
+    G = rng.normal(size=(N, K))
+    G[rng.random((N, K)) < 0.2] = 0.0  # exact zeros, as hinge or a saturated softmax give
+    G[rng.random((N, K)) < 0.05] = np.inf
+    G[rng.random((N, K)) < 0.05] = -np.inf
+    labels = rng.integers(0, K - 1, size=N)  # the last class has no samples: NaN true shares
+    G = np.asarray(G, order=order)
+    fast = sign_shares_from_labels(G, labels)
+    _assert_same_signs(fast, sign_shares(G, np.eye(K)[labels]))
+    assert np.isnan(fast.true_right[-1]) and np.isnan(fast.true_wrong[-1])
+    # the hand-counted example
+    H = np.array([[-1.0, 2.0, 0.0], [3.0, -1.0, -2.0], [0.5, 0.0, -4.0], [1.0, -1.0, 1.0]])
+    _assert_same_signs(
+        sign_shares_from_labels(H, np.array([0, 1, 2, 0])), sign_shares(H, np.eye(3)[[0, 1, 2, 0]])
+    )
+
+
+def test_sign_shares_from_labels_with_nan_falls_back_to_exact_counting():
+    G = np.array([[np.nan, 1.0, -1.0], [0.0, -2.0, 3.0], [1.0, 1.0, np.nan]])
+    labels = np.array([0, 1, 1])
+    _assert_same_signs(sign_shares_from_labels(G, labels), sign_shares(G, np.eye(3)[labels]))
+
+
+def test_sign_shares_from_labels_rejects_bad_labels():
+    G = np.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"labels must be integers in \[0, 2\); got 0..2"):
+        sign_shares_from_labels(G, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"G must have shape \(N, K\) and labels \(N,\)"):
+        sign_shares_from_labels(G, np.array([0, 1]))
