@@ -175,26 +175,57 @@ def run(ctx: Context) -> dict:
         rows = _run(ctx)
     finally:
         torch.set_num_threads(threads_before)
-    gd_large = [r for r in rows if not r["shape"].startswith("digits")]
-    worst = max(gd_large or rows, key=lambda r: r["ratio"]["median"])
-    slower = sorted(
-        {f"{r['loss']} {r['solver']} {r['dtype']}" for r in gd_large if r["ratio"]["median"] > 1}
-    )
-    targets = [
-        {
-            "target": "epoch ≤ PyTorch CPU epoch (same model, optimizer, batch, threads)",
-            "value": f"worst {fmt(worst['ratio']['median'])}× torch "
-            f"({worst['shape']} {worst['loss']} {worst['solver']} {worst['dtype']})",
-            "ok": not slower,
-            "detail": ("slower: " + "; ".join(slower)) if slower else "all large-shape cases",
-        }
-    ]
+    targets = targets_for(rows)
     return {
         "rows": rows,
         "torch_threads": ctx.threads,
         "targets": targets,
         "markdown": markdown(rows, ctx.threads),
     }
+
+
+def targets_for(rows: list[dict]) -> list[dict]:
+    """Target rows of the torch case, judged on the large shapes."""
+    large = [r for r in rows if not r["shape"].startswith("digits")] or rows
+    targets = []
+    # full batch: both do one evaluation per epoch (the step's own), the same work
+    gd = [r for r in large if r["solver"] == "gd"]
+    # mini-batch: ours also evaluates the full training set after every epoch (the
+    # history: objective, grad_norm, accuracy, sign shares); judged against torch doing
+    # that evaluation too where it was measured, and against plain torch otherwise
+    mb = [r for r in large if r["solver"] != "gd"]
+    for label, group, key in (
+        ("full-batch gd epoch ≤ PyTorch gd epoch", gd, "ratio"),
+        (
+            "mini-batch epoch (with our per-epoch full-batch history) ≤ PyTorch epoch + the "
+            "same evaluation",
+            mb,
+            "ratio_eval",
+        ),
+        ("mini-batch epoch ≤ plain PyTorch epoch (no per-epoch evaluation)", mb, "ratio"),
+    ):
+        judged = [r for r in group if r.get(key)]
+        if not judged:
+            continue
+        worst = max(judged, key=lambda r: r[key]["median"])
+        slower = sorted(
+            f"{r['shape'].split()[0]} {r['loss']} {r['solver']} {r['dtype']} "
+            f"{fmt(r[key]['median'])}×"
+            for r in judged
+            if r[key]["median"] > 1
+        )
+        targets.append(
+            {
+                "target": f"{label} (same model, optimizer, batch, threads)",
+                "value": f"worst {fmt(worst[key]['median'])}× torch "
+                f"({worst['shape']} {worst['loss']} {worst['solver']} {worst['dtype']})",
+                "ok": not slower,
+                "detail": ("slower: " + "; ".join(slower))
+                if slower
+                else f"all {len(judged)} large-shape cases",
+            }
+        )
+    return targets
 
 
 def _run(ctx: Context) -> list[dict]:
