@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -236,6 +237,13 @@ def test_ui_runs_streamlit_on_localhost(capsys):
 
 
 # ---------------------------------------------------------------- interruption
+def _default_sigint() -> None:
+    """Runs in the child before exec: take Ctrl-C (SIGINT) the default way even when the
+    test runner itself ignores it (a background job of a non-interactive shell does), so
+    the child's Python turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_long_training(tmp_path) -> tuple[subprocess.Popen, str]:
     """A CLI training that runs for minutes; returns it once its run is RUNNING with metrics."""
     import time
@@ -250,6 +258,7 @@ def _start_long_training(tmp_path) -> tuple[subprocess.Popen, str]:
         text=True,
         env=_env(),
         cwd=tmp_path,
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:

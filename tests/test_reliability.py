@@ -434,6 +434,13 @@ LOGGER = textwrap.dedent(
 )
 
 
+def _default_sigint() -> None:
+    """Runs in the child before exec: take Ctrl-C (SIGINT) the default way even when the
+    test runner itself ignores it (a background job of a non-interactive shell does), so
+    the child's Python turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_logger(name: str, stop_file: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", LOGGER, name, str(stop_file)],
@@ -441,6 +448,7 @@ def _start_logger(name: str, stop_file: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=_env_without_http_overrides(),
+        preexec_fn=_default_sigint,
     )
 
 
