@@ -380,6 +380,21 @@ def test_compare_page_with_an_empty_store_explains_how_to_create_runs():
     assert any("python -m lossesbox sweep" in c.value for c in at.code)
 
 
+@pytest.mark.parametrize("page", ["pages/3_Compare_runs.py", "pages/5_Study.py"])
+def test_reading_pages_with_an_unreachable_server_say_runs_cannot_be_read(page, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    at = app(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert f"127.0.0.1:{port} is unreachable" in errors and "runs cannot be read" in errors
+    assert "--no-track" not in errors and "Traceback" not in errors
+
+
 def test_compare_page_filters_selects_and_compares(use_logged_store):
     ids = use_logged_store
     at = app("pages/3_Compare_runs.py").run()
