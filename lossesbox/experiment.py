@@ -137,14 +137,12 @@ class TrainConfig:
             "a fraction in [0, 1)",
         )
         _check(self.dtype in _DTYPES, "dtype", self.dtype, "one of " + ", ".join(_DTYPES))
-        if data_given and self.csv_path is None:
-            pass
-        elif self.dataset == "csv" or self.csv_path is not None:
+        if self.csv_path is not None or (self.dataset == "csv" and not data_given):
             if not self.csv_path:
                 raise ValueError("dataset 'csv' needs a CSV file: --csv FILE (csv_path)")
             if not os.path.isfile(self.csv_path):
                 raise ValueError(f"CSV file not found: {self.csv_path}")
-        else:
+        elif not data_given:
             from .datasets import DATASETS
 
             if self.dataset not in DATASETS:
