@@ -1133,7 +1133,7 @@ def get_histories(
         try:
             run = _retry(client.get_run, run_id)
         except Exception as exc:
-            if "not found" in str(exc).lower() or "RESOURCE_DOES_NOT_EXIST" in str(exc):
+            if _is_missing(exc):
                 continue
             raise
         run_keys = sorted(run.data.metrics) if wanted is None else wanted
@@ -1160,13 +1160,19 @@ def get_history_frame(run_id: str, *, tracking_uri: str | None = None) -> pd.Dat
     uri = resolve_tracking_uri(tracking_uri)
     if not _store_exists(uri):
         return pd.DataFrame()
-    client = _client(uri, reading=True)
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = _retry(client.download_artifacts, run_id, "history.csv", tmp)
+            path = download_artifacts(run_id, "history.csv", tmp, tracking_uri=uri)
         except Exception:
             return pd.DataFrame()
         return pd.read_csv(path)
+
+
+def _is_missing(exc: BaseException) -> bool:
+    """Whether an MLflow error means "no such run or artifact" (not a broken store)."""
+    text = str(exc).lower()
+    markers = ("resource_does_not_exist", "not found", "failed to download artifacts")
+    return isinstance(exc, FileNotFoundError) or any(m in text for m in markers)
 
 
 def download_artifacts(
@@ -1184,9 +1190,7 @@ def download_artifacts(
     try:
         return _retry(client.download_artifacts, run_id, artifact_path, dst_path)
     except Exception as exc:
-        text = str(exc)
-        missing = ("resource_does_not_exist", "not found", "failed to download artifacts")
-        if any(m in text.lower() for m in missing) or isinstance(exc, FileNotFoundError):
+        if _is_missing(exc):
             raise ValueError(
                 f"run {run_id!r} has no artifact {artifact_path!r} in the MLflow store at "
                 f"{redact_uri(uri)} ({short_error(exc)})"
