@@ -100,6 +100,16 @@ class Problem:
 
 
 @functools.cache
+def epochs_for(shape: str, solver: str, quick: bool, quick_epochs: int = 6) -> int:
+    """Epochs per timed fit: enough for a stable median after the first; mini-batch
+    epochs cost more, so they get fewer (``quick_epochs`` in a --quick smoke run)."""
+    if quick:
+        return quick_epochs
+    if solver == "gd":
+        return {"digits": 40, "mnist": 7, "wide": 5}.get(shape, 6)
+    return {"digits": 10, "mnist": 4, "wide": 3}.get(shape, 4)
+
+
 def load_problem(name: str, quick: bool = False) -> Problem:
     """The benchmark problems, standardized with scikit-learn's ``StandardScaler``.
 

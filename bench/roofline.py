@@ -23,6 +23,7 @@ import numpy as np
 from bench.common import (
     Context,
     EpochClock,
+    epochs_for,
     fit_ours,
     fmt,
     fmt_stats,
@@ -82,15 +83,6 @@ def solver_configs(ctx: Context) -> list[tuple[str, dict]]:
     ]
 
 
-def epochs_for(shape: str, quick: bool, solver: str = "gd") -> int:
-    """Epochs per fit: enough for a stable median after the first; mini-batch epochs cost more."""
-    if quick:
-        return 6
-    if solver == "gd":
-        return {"digits": 40, "mnist": 7, "wide": 5}.get(shape, 6)
-    return {"digits": 10, "mnist": 4, "wide": 3}.get(shape, 4)
-
-
 def run(ctx: Context) -> dict:
     rows: list[dict] = []
     gemm_rows: list[dict] = []
@@ -123,7 +115,7 @@ def run(ctx: Context) -> dict:
                         loss=loss,
                         lam=ctx.lam,
                         learning_rate=0.01,
-                        max_epochs=epochs_for(shape, ctx.quick, params["solver"]),
+                        max_epochs=epochs_for(shape, params["solver"], ctx.quick),
                         tol=0.0,
                         dtype=dtype,
                         random_state=r,

@@ -25,6 +25,7 @@ from bench.common import (
     Context,
     EpochClock,
     SkipCase,
+    epochs_for,
     fit_ours,
     fmt,
     fmt_stats,
@@ -154,14 +155,6 @@ def torch_fit(
     return times, J
 
 
-def epochs_for(shape: str, solver: str, quick: bool) -> int:
-    if quick:
-        return 5
-    if solver == "gd":
-        return {"digits": 40, "mnist": 7, "wide": 5}.get(shape, 6)
-    return {"digits": 10, "mnist": 4, "wide": 3}.get(shape, 4)
-
-
 def run(ctx: Context) -> dict:
     try:
         import torch
@@ -238,7 +231,7 @@ def _run(ctx: Context) -> list[dict]:
             for loss in ctx.loss_names(shape):
                 for solver, batch in solvers:
                     lr = LEARNING_RATE[solver]
-                    ep = epochs_for(shape, solver, ctx.quick)
+                    ep = epochs_for(shape, solver, ctx.quick, quick_epochs=5)
                     ours, ref, ref_eval, j_ours, j_ref = [], [], [], None, None
                     for r in range(ctx.repeats):
                         clock = EpochClock()
