@@ -699,7 +699,7 @@ def test_size_limit_on_buffers_without_allocating_much():
 
 
 def test_size_limit_on_a_huge_sparse_file_is_checked_before_reading(tmp_path, monkeypatch):
-    import lossesbox.datasets as datasets
+    import lossesbox.data.csvfile as csvfile
 
     p = tmp_path / "huge.csv"
     with open(p, "wb") as f:
@@ -708,7 +708,7 @@ def test_size_limit_on_a_huge_sparse_file_is_checked_before_reading(tmp_path, mo
     def no_open(*args, **kwargs):
         raise AssertionError("the file must not be opened")
 
-    monkeypatch.setattr(datasets, "open", no_open, raising=False)
+    monkeypatch.setattr(csvfile, "open", no_open, raising=False)
     with pytest.raises(
         ValueError, match=r"huge\.csv is 1,000,000,000,000 bytes, larger than the size limit"
     ):
