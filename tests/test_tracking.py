@@ -381,7 +381,7 @@ def test_a_failed_start_says_no_run_was_created(monkeypatch):
         raise RuntimeError("(sqlite3.OperationalError) boom\n[SQL: SELECT 1]")
 
     run = tracking.TrackedRun("x")
-    monkeypatch.setattr(tracking, "get_or_create_experiment", boom)
+    monkeypatch.setattr(tracking._run, "get_or_create_experiment", boom)
     run.start()
     assert run.run_id is None
     assert run.error.startswith(
