@@ -18,3 +18,17 @@ def _isolated_mlflow(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     yield
     os.environ.pop("MLFLOW_RUN_ID", None)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real ``mlflow server`` on 127.0.0.1 (sqlite + artifact folder under ``tmp_path``),
+    started for this test and always stopped after it: see ``tests/servers.py`` for
+    ``freeze()`` (SIGSTOP), ``thaw()``, ``kill()`` (SIGKILL) and ``restart()``."""
+    from servers import MlflowServer
+
+    server = MlflowServer(tmp_path / "server")
+    try:
+        yield server.start()
+    finally:
+        server.close()
