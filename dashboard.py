@@ -1,8 +1,9 @@
 """lossesbox dashboard, home page: ``streamlit run dashboard.py``.
 
 What the tool is, the objective and every loss at a glance, links to the pages, and where
-runs are stored. Kept light on purpose (no scikit-learn, no MLflow imports) so the first
-page appears fast; the other pages import what they need.
+runs are stored. Kept light on purpose: the page is drawn with numpy and lossesbox.losses only, then
+:func:`lossesbox.app.widgets.preload` imports the rest (scikit-learn, MLflow) while a person
+reads it.
 """
 
 import streamlit as st
@@ -16,6 +17,7 @@ from lossesbox import LOSSES, __version__  # noqa: E402
 from lossesbox.app.widgets import (  # noqa: E402
     mlflow_ui_base,
     mlflow_ui_command,
+    preload,
     tracking_uri,
 )
 
@@ -69,3 +71,9 @@ st.caption(
     "command line, e.g. `python -m lossesbox sweep --dataset wine --losses mse,exp_mse`."
 )
 st.caption(f"lossesbox {__version__}")
+
+# Last, with the page on screen: scikit-learn, the trainer, the charts and MLflow, imported
+# once per server in this thread (never in a background thread next to a page's own
+# imports), so the first Train click pays for training and logging only. Everything above
+# imports numpy and lossesbox.losses only.
+preload()

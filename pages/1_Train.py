@@ -1,8 +1,14 @@
 """Train: pick data, loss and solver in the sidebar, train live, inspect the result."""
 
+import streamlit as st
+
+from lossesbox.app.widgets import page_setup, preload
+
+page_setup("Train")
+preload()  # every heavy import, once per server, in this thread: no import race
+
 import numpy as np
 import pandas as pd
-import streamlit as st
 
 from lossesbox import LOSSES
 from lossesbox.app.live import TrainingJob
@@ -18,9 +24,7 @@ from lossesbox.app.widgets import (
     mlflow_ui_command,
     mlflow_ui_url,
     named_buffer,
-    page_setup,
     upload_digest,
-    warm_up_imports,
 )
 from lossesbox.charts import (
     CURVE_STYLES,
@@ -32,9 +36,6 @@ from lossesbox.charts import (
     training_curves,
 )
 from lossesbox.datasets import DATASETS, GENERATED, dataset_options, read_csv_preview
-
-page_setup("Train")
-warm_up_imports()
 
 LAMBDAS = [0.0, 1e-6, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0]
 RATES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, 1000.0]

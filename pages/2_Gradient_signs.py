@@ -1,8 +1,14 @@
 """Gradient signs: which way each loss pushes every class's score, per epoch and per sample."""
 
+import streamlit as st
+
+from lossesbox.app.widgets import page_setup, preload
+
+page_setup("Gradient signs")
+preload()  # every heavy import, once per server, in this thread: no import race
+
 import numpy as np
 import pandas as pd
-import streamlit as st
 
 from lossesbox import LOSSES
 from lossesbox.app.theory import parse_vector
@@ -12,7 +18,6 @@ from lossesbox.app.widgets import (
     TRAIN_JOB,
     collect_finished_job,
     friendly_errors,
-    page_setup,
     tracking_uri,
 )
 from lossesbox.charts import (
@@ -32,7 +37,6 @@ from lossesbox.landscape import (
     sample_gradients,
 )
 
-page_setup("Gradient signs")
 collect_finished_job()
 
 st.title("Gradient signs")

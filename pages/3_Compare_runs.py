@@ -1,8 +1,14 @@
 """Compare runs: filter the MLflow runs, overlay curves, see what differs, sweep λ, seeds."""
 
+import streamlit as st
+
+from lossesbox.app.widgets import page_setup, preload
+
+page_setup("Compare runs")
+preload()  # every heavy import, once per server, in this thread: no import race
+
 import numpy as np
 import pandas as pd
-import streamlit as st
 
 from lossesbox.app.runs import (
     differing_params,
@@ -18,12 +24,10 @@ from lossesbox.app.widgets import (
     friendly_errors,
     mlflow_ui_command,
     mlflow_ui_url,
-    page_setup,
     tracking_uri,
 )
 from lossesbox.charts import lambda_sweep_chart, runs_overlay_chart, spread_chart
 
-page_setup("Compare runs")
 st.title("Compare runs")
 
 CREATE_RUNS = (

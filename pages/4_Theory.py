@@ -1,8 +1,14 @@
 """Theory: the seeds' derivations, each with a live numeric check the user can change."""
 
+import streamlit as st
+
+from lossesbox.app.widgets import page_setup, preload
+
+page_setup("Theory")
+preload()  # every heavy import, once per server, in this thread: no import race
+
 import numpy as np
 import pandas as pd
-import streamlit as st
 
 from lossesbox import LOSSES
 from lossesbox.app.theory import (
@@ -12,10 +18,9 @@ from lossesbox.app.theory import (
     parse_vector,
     softmax_check,
 )
-from lossesbox.app.widgets import PERSIST, friendly_errors, page_setup
+from lossesbox.app.widgets import PERSIST, friendly_errors
 from lossesbox.landscape import SEED_PROBABILITIES, SEED_TRUE_CLASS, sample_gradients
 
-page_setup("Theory")
 st.title("Theory, checked live")
 st.markdown(
     "The derivations from the three seed notes, written once with consistent notation. "

@@ -2,12 +2,17 @@
 
 import streamlit as st
 
+from lossesbox.app.widgets import page_setup, preload
+
+page_setup("Study")
+preload()  # every heavy import, once per server, in this thread: no import race
+
+
 from lossesbox import LOSSES
 from lossesbox.app.widgets import (
     PERSIST,
     friendly_errors,
     mlflow_ui_url,
-    page_setup,
     tracking_uri,
 )
 from lossesbox.study import (
@@ -20,8 +25,6 @@ from lossesbox.study import (
     run_study,
     stop_notes,
 )
-
-page_setup("Study")
 
 LAMBDAS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 MAX_RUNS = 120  # a study launched here stays small; larger ones belong on the command line

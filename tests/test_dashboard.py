@@ -7,8 +7,6 @@ the pages land there (and are checked there).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -68,23 +66,6 @@ def test_home_shows_every_loss_formula_and_links():
     pages = [link.proto.page for link in at.get("page_link")]
     assert pages == ["Train", "Gradient_signs", "Compare_runs", "Theory"]
     assert any("mlflow ui" in c.value for c in at.code)
-
-
-def test_home_imports_neither_mlflow_nor_sklearn():
-    """Cold start: the home page must not pay for MLflow (≈2 s) or scikit-learn (≈1.5 s)."""
-    code = (
-        "import sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        f"at = AppTest.from_file({str(ROOT / 'dashboard.py')!r}, default_timeout=60).run()\n"
-        "assert not at.exception\n"
-        "heavy = sorted(m for m in ('mlflow', 'sklearn', 'scipy', 'altair') if m in sys.modules)\n"
-        "print(','.join(heavy))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "", f"home page imported {out.stdout.strip()}"
 
 
 # --------------------------------------------------------------------------- theory

@@ -18,7 +18,6 @@ import hashlib
 import io
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,9 +36,9 @@ __all__ = [
     "mlflow_ui_url",
     "named_buffer",
     "page_setup",
+    "preload",
     "tracking_uri",
     "upload_digest",
-    "warm_up_imports",
 ]
 
 log = logging.getLogger("lossesbox.dashboard")
@@ -171,24 +170,17 @@ def upload_digest(data: bytes) -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def warm_up_imports() -> threading.Thread:
-    """Import scikit-learn, the trainer and MLflow in a background thread, once per server.
+def preload() -> dict[str, float]:
+    """Import scikit-learn, the trainer, the charts and MLflow, and open the run store:
+    once per server, **in the calling script's thread** (:mod:`lossesbox.app.startup`).
 
-    ``import mlflow`` alone takes ≈2–3 s here; doing it while the user is still choosing
-    settings makes the first click on Train start sooner. Imports only: no store is
-    touched.
+    Every page calls it before importing anything heavy; ``st.cache_resource`` runs it
+    once and makes a second session wait for the first instead of importing alongside
+    it. No import ever runs in a background thread while a page imports too (that race
+    handed pages a half-initialized ``sklearn.base``). Home calls it after its content
+    is drawn, so a person reads Home while it loads; the first Train run then pays for
+    training and logging only. Returns the seconds each step took.
     """
+    from .startup import import_all
 
-    def work() -> None:
-        try:
-            from .. import experiment, tracking  # noqa: F401
-            from ..estimator import LinearSoftmaxClassifier  # noqa: F401
-
-            # mlflow is imported by lossesbox.tracking only (its quiet-defaults importer)
-            tracking.warm_up()
-        except Exception:  # a failed warm-up only costs the time it would have saved
-            log.debug("warm-up import failed", exc_info=True)
-
-    thread = threading.Thread(target=work, name="lossesbox-warm-up", daemon=True)
-    thread.start()
-    return thread
+    return import_all(tracking_uri())

@@ -204,13 +204,22 @@ def _mlflow():
     return mlflow
 
 
-def warm_up() -> None:
-    """Import mlflow (and its scikit-learn flavour) now, touching no store.
+def warm_up(tracking_uri: str | None = None) -> None:
+    """Import everything a first tracked run needs; with ``tracking_uri``, open its store.
 
-    ``import mlflow`` takes seconds; the dashboard calls this in a background thread
-    while the user picks settings, so the first tracked run starts sooner."""
+    ``import mlflow`` and ``import skops.io`` (which walks every scikit-learn estimator)
+    take seconds each, and a new sqlite store runs its schema migrations on first open:
+    the dashboard calls this once per server, in the page's own thread, so the first
+    click on Train does not pay for them. Imports run in the caller's thread: importing a
+    package in two threads at once can hand one of them a half-initialized module."""
     _mlflow()
+    import mlflow.models
+    import mlflow.pyfunc
     import mlflow.sklearn  # noqa: F401
+    import skops.io  # noqa: F401
+
+    if tracking_uri is not None:
+        _client(resolve_tracking_uri(tracking_uri))
 
 
 def short_error(exc: BaseException, limit: int = 300) -> str:

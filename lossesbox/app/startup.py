@@ -1,0 +1,78 @@
+"""Everything the dashboard imports, imported once, in one thread. Pure (no Streamlit).
+
+Why: importing a package in two threads at the same time can hand one of them a
+half-initialized module (Python's per-module import locks break a cycle such as
+``sklearn.base`` ↔ ``sklearn.utils`` by returning the partial module:
+"cannot import name 'clone' from partially initialized module 'sklearn.base'"). The
+dashboard used to warm scikit-learn and MLflow up in a background thread while the page
+imported them too. Now nothing imports in the background: :func:`import_all` runs in the
+page's own script thread, through ``st.cache_resource`` (one computation per server; a
+second session waits for it), before a page imports anything heavy; afterwards the
+training worker thread and the pages find every module already in ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+
+__all__ = ["MODULES", "import_all"]
+
+log = logging.getLogger("lossesbox.dashboard")
+
+MODULES = (
+    "scipy.special",
+    "scipy.optimize",
+    "pandas",
+    "altair",
+    "sklearn.base",
+    "sklearn.pipeline",
+    "sklearn.preprocessing",
+    "sklearn.compose",
+    "sklearn.impute",
+    "sklearn.metrics",
+    "sklearn.model_selection",
+    "lossesbox.losses",
+    "lossesbox.estimator",
+    "lossesbox.datasets",
+    "lossesbox.diagnostics",
+    "lossesbox.landscape",
+    "lossesbox.experiment",
+    "lossesbox.charts",
+    "lossesbox.study",
+    "lossesbox.study_charts",
+    "lossesbox.tracking",
+    "lossesbox.app.live",
+    "lossesbox.app.pair",
+    "lossesbox.app.results",
+    "lossesbox.app.runs",
+    "lossesbox.app.theory",
+)
+"""Imported by :func:`import_all`, in this order (a module that is gone is skipped)."""
+
+
+def import_all(tracking_uri: str | None = None) -> dict[str, float]:
+    """Import :data:`MODULES`, then MLflow, skops and the store (``tracking.warm_up``).
+
+    Runs in the calling thread and returns the seconds each step took. A failing step is
+    logged and skipped: it only costs the time it would have saved (the page that needs
+    the module reports the error where it is used).
+    """
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    for name in MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            log.debug("preload: %s not importable", name, exc_info=True)
+    seconds["imports"] = time.perf_counter() - start
+    start = time.perf_counter()
+    try:
+        from .. import tracking
+
+        tracking.warm_up(tracking_uri)
+    except Exception:  # an unreachable store is reported by the page that reads it
+        log.debug("preload: tracking warm-up failed", exc_info=True)
+    seconds["mlflow"] = time.perf_counter() - start
+    return seconds
