@@ -13,12 +13,12 @@ __version__ = "0.1.0"
 __all__ = ["LOSSES", "LinearSoftmaxClassifier", "Loss", "__version__", "get_loss"]
 
 if TYPE_CHECKING:
-    from .estimator import LinearSoftmaxClassifier
+    from .models import LinearSoftmaxClassifier
 
 
 def __getattr__(name: str):
     if name == "LinearSoftmaxClassifier":
-        from .estimator import LinearSoftmaxClassifier
+        from .models import LinearSoftmaxClassifier
 
         return LinearSoftmaxClassifier
     raise AttributeError(f"module 'lossesbox' has no attribute {name!r}")

@@ -238,7 +238,7 @@ def build_pipeline(config: TrainConfig):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .estimator import LinearSoftmaxClassifier
+    from .models import LinearSoftmaxClassifier
 
     steps = []
     if config.standardize:
