@@ -692,12 +692,11 @@ class _Run:
             # optimum reached to machine precision, and stays "converged" below.
             self.status = "diverged"
             self.reason = (
-                f"L-BFGS-B could not take a single step ({message.lower()}): the objective "
-                "is badly scaled; standardize the features, increase lam, or use "
-                "solver='gd' with a small learning_rate."
+                f"Diverged: L-BFGS-B could not take a single step from epoch 0 "
+                f"({message.lower()}): the objective is badly scaled; standardize the "
+                "features, increase lam, or use solver='gd' with a small learning_rate."
             )
-            warnings.warn(self.reason, RuntimeWarning, stacklevel=4)
-            return theta
+            return theta  # fit warns once, as for every divergence
         else:
             self.status = "converged"
             self.reason = (
