@@ -10,15 +10,22 @@ from typing import TYPE_CHECKING
 from .losses import LOSSES, Loss, get_loss
 
 __version__ = "0.1.0"
-__all__ = ["LOSSES", "LinearSoftmaxClassifier", "Loss", "__version__", "get_loss"]
+__all__ = [
+    "LOSSES",
+    "LinearSoftmaxClassifier",
+    "Loss",
+    "MLPSoftmaxClassifier",
+    "__version__",
+    "get_loss",
+]
 
 if TYPE_CHECKING:
-    from .models import LinearSoftmaxClassifier
+    from .models import LinearSoftmaxClassifier, MLPSoftmaxClassifier
 
 
 def __getattr__(name: str):
-    if name == "LinearSoftmaxClassifier":
-        from .models import LinearSoftmaxClassifier
+    if name in ("LinearSoftmaxClassifier", "MLPSoftmaxClassifier"):
+        from . import models
 
-        return LinearSoftmaxClassifier
+        return getattr(models, name)
     raise AttributeError(f"module 'lossesbox' has no attribute {name!r}")
