@@ -1,4 +1,4 @@
-"""Generated toy problems: blobs, moons, circles, spiral, xor, classification.
+"""Generated problems: blobs, moons, circles, spiral, xor, classification, mnist1d.
 
 Each ``_make_<name>`` checks its options, draws the data and returns a :class:`Dataset`;
 :func:`make_spiral` and :func:`make_xor` are the public array generators. The option
@@ -7,7 +7,9 @@ checks (``_check_int``, ``_check_float``, ...) are shared with other loaders.
 
 from __future__ import annotations
 
+import functools
 import numbers
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -298,3 +300,60 @@ def _make_classification(
         random_state=random_state,
     )
     return _finish(name, X, y, [f"class_{k}" for k in range(n_classes)], opts)
+
+
+# --------------------------------------------------------------------------- MNIST-1D
+
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
+def _mnist1d_arrays(n_samples: int, noise: float, seed: int | None):
+    """``make_dataset`` of the ``mnist1d`` package, with numpy's and Python's global
+    generators saved and restored around it (it reseeds both)."""
+    import random
+
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = n_samples
+    args.corr_noise_scale *= noise
+    args.iid_noise_scale *= noise
+    args.seed = seed
+    args.train_split = 1.0  # all samples in 'x'; Dataset.split makes the test set
+    with _GLOBAL_RNG_LOCK:
+        np_state = np.random.get_state()  # noqa: NPY002 (the global state make_dataset reseeds)
+        py_state = random.getstate()
+        try:
+            data = make_dataset(args)
+        finally:
+            np.random.set_state(np_state)  # noqa: NPY002
+            random.setstate(py_state)
+    X = np.ascontiguousarray(data["x"], dtype=np.float64)
+    y = np.asarray(data["y"], dtype=np.int64)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y
+
+
+def _make_mnist1d(n_samples=5000, noise=1.0, random_state=42) -> Dataset:
+    """MNIST-1D (Greydanus & Kobak, ICML 2024): 10 digit templates as 40-point 1-D signals.
+
+    Generated procedurally by the ``mnist1d`` package's own ``make_dataset`` (padding,
+    shear, translation, correlated and i.i.d. noise, then down-sampling to 40 points),
+    never its download path. ``n_samples`` is rounded down to a multiple of 10 (an equal
+    number per digit); the paper uses 5000 (4000 train, 1000 test). ``noise`` multiplies
+    both of the paper's noise scales (correlated 0.25, i.i.d. 0.02): 1.0 is the paper's
+    dataset, 0 removes the noise (the shifts and shears remain). ``random_state`` is the
+    package's seed (42 in the paper). ``make_dataset`` reseeds numpy's and Python's global
+    generators: their states are saved and restored around the call.
+    """
+    name = "mnist1d"
+    n_samples = _check_size(name, n_samples, 10, 40) // 10 * 10
+    noise = _check_float(name, "noise", noise, 0.0, 100.0)
+    random_state = _check_seed(name, random_state)
+    X, y = _mnist1d_arrays(n_samples, noise, random_state)
+    opts = dict(n_samples=n_samples, noise=noise, random_state=random_state)
+    return _finish(
+        name, X.copy(), y.copy(), [str(d) for d in range(10)], opts, [f"t{j}" for j in range(40)]
+    )

@@ -10,7 +10,8 @@ only what is specific to the model:
   the summed data loss, the scores (transposed, ``(K, n)``), ``G = ∂L_i/∂s_i`` and
   ``∇J`` written into a flat gradient of the same layout;
 - its **scores** for held-out rows (:meth:`Objective.scores_t`);
-- ``macs``, the multiply-adds per sample of one forward pass (for the BLAS thread rule).
+- ``macs``, the multiply-adds per row of its largest matrix product (for the BLAS
+  thread rule, :func:`_blas_threads`).
 
 The estimator supplies the initial parameters and turns ``theta`` into its fitted
 attributes. Everything else lives here once:

@@ -93,7 +93,7 @@ class _MLPObjective(Objective):
         self.n_weights = self._w_off[-1]
         self._b_off = (self.n_weights + np.cumsum([0, *sizes[1:]])).tolist()
         self.size = self._b_off[-1]
-        self.macs = self.n_weights
+        self.macs = max(a * b for a, b in self.shapes)  # the largest product per row
         self._train_buffers: dict[int, _Buffers] = {}
         self._score_buffers: dict[int, _Buffers] = {}
         self._penalty_grad = np.empty(self.n_weights, dtype=dtype)
