@@ -145,6 +145,19 @@ def _one(kind: type, *, minimum=None, strict=False, what="value"):
     return parse
 
 
+def _hidden_list(text: str) -> list[tuple[int, ...]]:
+    """``100,100x100`` → ``[(100,), (100, 100)]``: commas between architectures."""
+    from .experiment import parse_hidden
+
+    try:
+        return [parse_hidden(item) for item in _split(text)]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_hidden_list.__name__ = "--hidden"
+
+
 def _batch_size(text: str) -> int | None:
     if text.strip().lower() in {"full", "none"}:
         return None
@@ -203,6 +216,34 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, lists: bool = Tru
         help="held-out fraction for the test metrics (default: 0.25)",
     )
     g = parser.add_argument_group("model and training")
+    g.add_argument(
+        "--model",
+        "--models",
+        dest="models",
+        type=_list_of(str, what="model", choices=lambda: ("linear", "mlp")),
+        default=None,
+        metavar="NAME",
+        help=f"linear (softmax regression) or mlp (hidden layers){many} (default: linear)",
+    )
+    g.add_argument(
+        "--hidden",
+        dest="hidden",
+        type=_hidden_list,
+        default=None,
+        metavar="H",
+        help="MLP hidden sizes joined by x, e.g. 100x100"
+        + (" (commas between architectures)" if lists else "")
+        + " (default: 100)",
+    )
+    g.add_argument(
+        "--activation",
+        "--activations",
+        dest="activations",
+        type=_list_of(str, what="activation", choices=lambda: ("relu", "tanh")),
+        default=None,
+        metavar="NAME",
+        help=f"MLP hidden activation: relu or tanh{many} (default: relu)",
+    )
     g.add_argument(
         "--loss",
         "--losses",
@@ -269,7 +310,12 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, lists: bool = Tru
         metavar="T",
         help="relative objective decrease that stops training (default: 1e-6)",
     )
-    g.add_argument("--init", choices=("zeros", "normal"), default="zeros", help="initial weights")
+    g.add_argument(
+        "--init",
+        choices=("zeros", "normal", "glorot"),
+        default=None,
+        help="initial weights (default: zeros for linear, glorot for mlp; mlp refuses zeros)",
+    )
     g.add_argument(
         "--validation-fraction",
         type=_one(float, minimum=0, what="--validation-fraction"),
@@ -347,8 +393,21 @@ def configs_from_args(args: argparse.Namespace) -> list:
         _fail(f"--test-size must be a fraction strictly between 0 and 1; got {args.test_size}")
     if not 0 <= args.validation_fraction < 1:
         _fail(f"--validation-fraction must be in [0, 1); got {args.validation_fraction}")
+    models = args.models or ["linear"]
+    if "mlp" not in models and (args.hidden is not None or args.activations is not None):
+        _fail("--hidden and --activation describe an MLP: add --model mlp")
+    architectures = [
+        (model, hidden, activation)
+        for model in models
+        for hidden, activation in (
+            itertools.product(args.hidden or [(100,)], args.activations or ["relu"])
+            if model == "mlp"
+            else [((100,), "relu")]
+        )
+    ]
     grid = itertools.product(
         datasets,
+        architectures,
         args.losses or ["cross_entropy"],
         args.lams or [1e-3],
         args.seeds or [0],
@@ -356,8 +415,11 @@ def configs_from_args(args: argparse.Namespace) -> list:
         args.learning_rates or [0.1],
     )
     configs = []
-    for dataset, loss, lam, seed, solver, lr in grid:
+    for dataset, (model, hidden, activation), loss, lam, seed, solver, lr in grid:
         config = TrainConfig(
+            model=model,
+            hidden=hidden,
+            activation=activation,
             dataset=dataset,
             csv_path=args.csv,
             target=args.target,
@@ -408,12 +470,25 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    for name in ("datasets", "losses", "lams", "seeds", "solvers", "learning_rates"):
+    for name in (
+        "datasets",
+        "models",
+        "hidden",
+        "activations",
+        "losses",
+        "lams",
+        "seeds",
+        "solvers",
+        "learning_rates",
+    ):
         values = getattr(args, name)
         if values is not None and len(values) > 1:
-            option = {"learning_rates": "lr", "losses": "loss", "datasets": "dataset"}.get(
-                name, name[:-1]
-            )
+            option = {
+                "learning_rates": "lr",
+                "losses": "loss",
+                "datasets": "dataset",
+                "hidden": "hidden",
+            }.get(name, name[:-1])
             _fail(f"train takes one --{option}; got {len(values)} (use sweep for a grid)")
     (config,) = configs_from_args(args)
     dataset = _load_dataset_or_fail(config)
@@ -463,12 +538,22 @@ def run_train(args: argparse.Namespace) -> int:
     return 1 if result.status == "diverged" else 0
 
 
+def _model_text(config) -> str:
+    """``"mlp 100x100 relu, "`` for an MLP, ``""`` for the linear model."""
+    if config.model != "mlp":
+        return ""
+    from .experiment import format_hidden
+
+    return f"mlp {format_hidden(config.hidden)} {config.activation}, "
+
+
 def _train_summary(result) -> str:
     from .tracking import ui_command
 
     m = result.metrics
     lines = [
-        f"{result.dataset.name}: {result.config.loss}, {result.config.solver}, "
+        f"{result.dataset.name}: {_model_text(result.config)}{result.config.loss}, "
+        f"{result.config.solver}, "
         f"λ={result.config.lam:g}, seed {result.config.seed} — {result.status} after "
         f"{m['n_iter']} epochs ({m['fit_seconds']:.2f} s): {result.estimator.stop_reason_}",
         "  ".join(

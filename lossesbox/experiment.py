@@ -41,12 +41,56 @@ __all__ = [
     "ExperimentResult",
     "TrainConfig",
     "build_pipeline",
+    "format_hidden",
     "load_config_dataset",
+    "parse_hidden",
     "run_experiment",
 ]
 
 _SOLVERS = ("gd", "momentum", "sgd", "adam", "lbfgs")
-_INITS = ("zeros", "normal")
+_INITS = ("zeros", "normal", "glorot")
+_MODELS = ("linear", "mlp")
+_ACTIVATIONS = ("relu", "tanh")
+#: ``init`` when none is given: the model's own default.
+DEFAULT_INIT = {"linear": "zeros", "mlp": "glorot"}
+
+
+def parse_hidden(text: Any) -> tuple[int, ...]:
+    """``"100x100"`` → ``(100, 100)``; a tuple/list or one int passes through checked.
+
+    Sizes inside one architecture are joined by ``x`` (commas separate architectures in
+    the command line's lists). ``""`` or ``"0"`` means no hidden layer.
+    """
+    if isinstance(text, str):
+        parts = [p.strip() for p in text.lower().replace("×", "x").split("x")]
+        if parts in ([""], ["0"]):
+            return ()
+        try:
+            sizes = tuple(int(p) for p in parts)
+        except ValueError:
+            raise ValueError(
+                f"hidden sizes must be positive integers joined by 'x', e.g. 100x100; got {text!r}"
+            ) from None
+    elif isinstance(text, int) and not isinstance(text, bool):
+        sizes = (text,)
+    else:
+        try:
+            sizes = tuple(text)
+        except TypeError:
+            raise ValueError(f"hidden sizes must be like 100x100; got {text!r}") from None
+    if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in sizes):
+        raise ValueError(
+            f"hidden sizes must be positive integers joined by 'x', e.g. 100x100; got {text!r}"
+        )
+    return tuple(int(h) for h in sizes)
+
+
+def format_hidden(sizes: Any) -> str:
+    """``(100, 100)`` → ``"100x100"`` (``"0"`` for no hidden layer)."""
+    sizes = parse_hidden(sizes)
+    return "x".join(str(h) for h in sizes) if sizes else "0"
+
+
 _DTYPES = ("float64", "float32")
 
 
@@ -69,20 +113,30 @@ class TrainConfig:
     max_epochs: int = 200
     batch_size: int | None = 256
     tol: float = 1e-6
-    init: str = "zeros"
+    init: str | None = None
     seed: int = 0
     standardize: bool = True
     test_size: float = 0.25
     validation_fraction: float = 0.0
     dtype: str = "float64"
+    model: str = "linear"
+    hidden: tuple[int, ...] = (100,)
+    activation: str = "relu"
 
     def __post_init__(self) -> None:
         if self.csv_path is not None and self.dataset == "iris":
             self.dataset = "csv"  # a CSV path alone means "train on that file"
+        if isinstance(self.hidden, str | int | list):
+            self.hidden = parse_hidden(self.hidden)
+
+    @property
+    def resolved_init(self) -> str:
+        """``init``, or the model's default (zeros for linear, glorot for the MLP)."""
+        return self.init or DEFAULT_INIT.get(self.model, "zeros")
 
     def estimator_params(self) -> dict[str, Any]:
-        """Keyword arguments of ``LinearSoftmaxClassifier`` (``random_state = seed``)."""
-        return {
+        """Keyword arguments of the model's estimator (``random_state = seed``)."""
+        params = {
             "loss": self.loss,
             "lam": self.lam,
             "solver": self.solver,
@@ -90,11 +144,15 @@ class TrainConfig:
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size,
             "tol": self.tol,
-            "init": self.init,
+            "init": self.resolved_init,
             "validation_fraction": self.validation_fraction,
             "dtype": self.dtype,
             "random_state": self.seed,
         }
+        if self.model == "mlp":
+            params["hidden_layer_sizes"] = tuple(self.hidden)
+            params["activation"] = self.activation
+        return params
 
     def validate(self, *, data_given: bool = False) -> TrainConfig:
         """Raise ``ValueError`` naming the first bad value and what is allowed; else self.
@@ -122,7 +180,24 @@ class TrainConfig:
             "an integer ≥ 1 (or None for full batch)",
         )
         _check(_is_real(self.tol) and self.tol >= 0, "tol", self.tol, "a number ≥ 0")
-        _check(self.init in _INITS, "init", self.init, "one of " + ", ".join(_INITS))
+        _check(self.model in _MODELS, "model", self.model, "one of " + ", ".join(_MODELS))
+        inits = ("zeros", "normal") if self.model == "linear" else ("glorot", "normal")
+        if self.model == "mlp" and self.init == "zeros":
+            raise ValueError(
+                "init 'zeros' cannot train an MLP (every hidden unit would stay identical); "
+                "use glorot (default) or normal"
+            )
+        _check(
+            self.init is None or self.init in inits, "init", self.init, "one of " + ", ".join(inits)
+        )
+        if self.model == "mlp":
+            parse_hidden(self.hidden)
+            _check(
+                self.activation in _ACTIVATIONS,
+                "activation",
+                self.activation,
+                "one of " + ", ".join(_ACTIVATIONS),
+            )
         _check(_is_int(self.seed) and self.seed >= 0, "seed", self.seed, "an integer ≥ 0")
         _check(
             _is_real(self.test_size) and 0 < self.test_size < 1,
@@ -153,8 +228,9 @@ class TrainConfig:
         return self
 
     def label(self) -> str:
-        """Short run name, e.g. ``mse-lbfgs-lam0.001-s0``."""
-        return f"{self.loss}-{self.solver}-lam{self.lam:g}-s{self.seed}"
+        """Short run name, e.g. ``mse-lbfgs-lam0.001-s0`` (``mlp100x100-`` first for an MLP)."""
+        prefix = f"mlp{format_hidden(self.hidden)}-" if self.model == "mlp" else ""
+        return f"{prefix}{self.loss}-{self.solver}-lam{self.lam:g}-s{self.seed}"
 
     def replace(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
@@ -238,12 +314,13 @@ def build_pipeline(config: TrainConfig):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .models import LinearSoftmaxClassifier
+    from .models import LinearSoftmaxClassifier, MLPSoftmaxClassifier
 
     steps = []
     if config.standardize:
         steps.append(("scaler", StandardScaler()))
-    steps.append(("clf", LinearSoftmaxClassifier(**config.estimator_params())))
+    model = MLPSoftmaxClassifier if config.model == "mlp" else LinearSoftmaxClassifier
+    steps.append(("clf", model(**config.estimator_params())))
     return Pipeline(steps)
 
 
@@ -251,6 +328,14 @@ def _params(config: TrainConfig, dataset: Dataset, n_train: int, n_test: int) ->
     """Run parameters: no absolute paths (a CSV is logged by its file name)."""
     params: dict[str, Any] = {k: v for k, v in config.estimator_params().items()}
     params.pop("random_state")
+    params.pop("hidden_layer_sizes", None)
+    params["model"] = config.model
+    if config.model == "mlp":  # the architecture, as parameters
+        params.update(
+            hidden=format_hidden(config.hidden),
+            activation=config.activation,
+            n_hidden_layers=len(config.hidden),
+        )
     params.update(
         seed=config.seed,
         standardize=config.standardize,

@@ -38,6 +38,7 @@ __all__ = [
     "format_table",
     "grid",
     "iter_parallel",
+    "model_name",
     "parallel_backend",
     "run_point",
     "run_sweep",
@@ -46,6 +47,7 @@ __all__ = [
 #: Columns of the results table, in order.
 TABLE_COLUMNS = (
     "dataset",
+    "model",
     "loss",
     "lam",
     "seed",
@@ -128,6 +130,7 @@ def run_point(
         "index": index,
         "experiment": experiment,
         "dataset": dataset.name if dataset is not None else config.dataset,
+        "model": model_name(config),
         "loss": config.loss,
         "lam": config.lam,
         "seed": config.seed,
@@ -158,6 +161,15 @@ def run_point(
         error=None,
     )
     return row
+
+
+def model_name(config: TrainConfig) -> str:
+    """``"linear"`` or ``"mlp 100x100 relu"``: the model column of sweep tables."""
+    if config.model != "mlp":
+        return config.model
+    from .experiment import format_hidden
+
+    return f"mlp {format_hidden(config.hidden)} {config.activation}"
 
 
 def _host() -> str:
