@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from .errors import UsageError
+
 __all__ = [
     "COMMANDS",
     "Command",
@@ -33,10 +35,6 @@ __all__ = [
 ]
 
 PROG = "python -m lossesbox"
-
-
-class UsageError(Exception):
-    """A bad command-line value found after parsing; printed as one line, exit 2."""
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ HISTORY_COLUMNS = (
     "epoch",
     "objective",
     "train_accuracy",
+    "val_accuracy",
     "wrong_way_share",
     "wrong_zero_share",
     "true_wrong_way_share",
@@ -160,9 +161,40 @@ class StudyConfig:
     csv_path: str | None = None
     target: str | None = None
     dataset_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: tuple[str, ...] = ("linear",)
+    hidden: tuple[tuple[int, ...], ...] = ((100,),)
+    activation: str = "relu"
+    solvers: tuple[str, ...] = ()
+    learning_rates: tuple[float, ...] = ()
+    validation_fraction: float = 0.0
 
     def __post_init__(self) -> None:
+        from .experiment import parse_hidden
         from .losses import LOSSES
+
+        object.__setattr__(self, "models", _as_tuple(self.models, "models"))
+        object.__setattr__(
+            self, "hidden", tuple(parse_hidden(h) for h in _as_tuple(self.hidden, "hidden"))
+        )
+        object.__setattr__(self, "solvers", _as_tuple(self.solvers or (self.solver,), "solvers"))
+        object.__setattr__(self, "solver", self.solvers[0])
+        rates = _as_tuple(self.learning_rates or (self.learning_rate,), "learning_rates")
+        object.__setattr__(self, "learning_rates", tuple(float(v) for v in rates))
+        object.__setattr__(self, "learning_rate", self.learning_rates[0])
+        bad = [m for m in self.models if m not in ("linear", "mlp")]
+        if bad or not self.models:
+            raise ValueError(f"models must be among linear, mlp; got {', '.join(bad) or 'none'}")
+        if self.activation not in ("relu", "tanh"):
+            raise ValueError(f"activation must be relu or tanh; got {self.activation!r}")
+        if "mlp" in self.models and self.init == "zeros":
+            raise ValueError(
+                "init 'zeros' cannot train an MLP (its hidden units would stay identical); "
+                "use --init random (linear: normal, mlp: glorot) or normal"
+            )
+        if not 0.0 <= float(self.validation_fraction) < 1.0:
+            raise ValueError(
+                f"validation_fraction must be in [0, 1); got {self.validation_fraction!r}"
+            )
 
         object.__setattr__(self, "datasets", _as_tuple(self.datasets, "datasets"))
         object.__setattr__(self, "losses", _as_tuple(self.losses or tuple(LOSSES), "losses"))
@@ -189,16 +221,51 @@ class StudyConfig:
             raise ValueError(f"repeats must be an integer >= 1; got {self.repeats!r}")
         if not (isinstance(self.max_epochs, int) and self.max_epochs >= 1):
             raise ValueError(f"max_epochs must be an integer >= 1; got {self.max_epochs!r}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {self.solver!r}")
-        if self.init not in ("zeros", "normal"):
-            raise ValueError(f"init must be 'zeros' or 'normal'; got {self.init!r}")
+        for solver in self.solvers:
+            if solver not in SOLVERS:
+                raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {solver!r}")
+        if self.init not in ("zeros", "normal", "random"):
+            raise ValueError(f"init must be 'zeros', 'normal' or 'random'; got {self.init!r}")
         if not 0.0 < float(self.test_size) < 1.0:
             raise ValueError(f"test_size must be a fraction in (0, 1); got {self.test_size!r}")
         if not (math.isfinite(self.tol) and self.tol >= 0):
             raise ValueError(f"tol must be a finite number >= 0; got {self.tol!r}")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be > 0; got {self.learning_rate!r}")
+        for lr in self.learning_rates:
+            if not (math.isfinite(lr) and lr > 0):
+                raise ValueError(f"learning_rate must be > 0; got {lr!r}")
+
+    def setups(self) -> dict[str, dict[str, Any]]:
+        """Model × solver × learning rate of the grid, by label (e.g. ``mlp100x100 adam
+        lr=0.01``); a study of one linear model and one solver has the single label
+        ``linear <solver>`` (``lr=`` only for first-order solvers)."""
+        from .experiment import format_hidden
+
+        models = []
+        for model in self.models:
+            if model == "mlp":
+                models += [(f"mlp{format_hidden(h)}", model, h) for h in self.hidden]
+            else:
+                models.append(("linear", model, ()))
+        out = {}
+        for name, model, hidden in models:
+            for solver in self.solvers:
+                rates = (None,) if solver == "lbfgs" else self.learning_rates
+                for lr in rates:
+                    label = f"{name} {solver}" + ("" if lr is None else f" lr={lr:g}")
+                    out[label] = dict(
+                        model=model,
+                        hidden=hidden or (100,),
+                        activation=self.activation,
+                        solver=solver,
+                        learning_rate=self.learning_rates[0] if lr is None else lr,
+                    )
+        return out
+
+    def init_for(self, model: str) -> str:
+        """The training init of ``model``: ``random`` is normal (linear) or glorot (mlp)."""
+        if self.init == "random":
+            return "glorot" if model == "mlp" else "normal"
+        return self.init
 
     def seeds(self) -> list[int]:
         """The seed of each repeat: ``seed, seed + 1, ..., seed + repeats - 1``."""
@@ -206,8 +273,9 @@ class StudyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for key in ("datasets", "losses", "lams"):
+        for key in ("datasets", "losses", "lams", "models", "solvers", "learning_rates"):
             d[key] = list(d[key])
+        d["hidden"] = [list(h) for h in d["hidden"]]
         return d
 
     @classmethod
@@ -224,16 +292,25 @@ class StudyConfig:
             f"--lam {','.join(f'{v:g}' for v in self.lams)}",
             f"--repeats {self.repeats}",
             f"--seed {self.seed}",
-            f"--solver {self.solver}",
+            f"--solver {','.join(self.solvers)}",
             f"--epochs {self.max_epochs}",
             f"--tol {self.tol:g}",
             f"--test-size {self.test_size:g}",
             f"--init {self.init}",
         ]
-        if self.solver != "lbfgs":
-            parts.append(f"--lr {self.learning_rate:g}")
-            if self.solver in ("sgd", "adam"):
+        if self.models != ("linear",):
+            from .experiment import format_hidden
+
+            parts.append(f"--models {','.join(self.models)}")
+            if "mlp" in self.models:
+                parts.append(f"--hidden {','.join(format_hidden(h) for h in self.hidden)}")
+                parts.append(f"--activation {self.activation}")
+        if set(self.solvers) != {"lbfgs"}:
+            parts.append(f"--lr {','.join(f'{v:g}' for v in self.learning_rates)}")
+            if {"sgd", "adam"} & set(self.solvers):
                 parts.append(f"--batch-size {self.batch_size}")
+        if self.validation_fraction:
+            parts.append(f"--validation-fraction {self.validation_fraction:g}")
         if not self.standardize:
             parts.append("--no-standardize")
         if self.dtype != "float64":
@@ -266,6 +343,7 @@ class _Task:
     loss: str
     repeat: int
     seed: int
+    setup: str = ""
 
 
 @dataclass
@@ -333,28 +411,34 @@ def _run_task(
 
     base = {
         "dataset": task.dataset,
+        "setup": task.setup,
         "lam": task.lam,
         "loss": task.loss,
         "repeat": task.repeat,
         "seed": task.seed,
     }
+    setup = config.setups()[task.setup]
+    init = config.init_for(setup["model"])
     train_config = TrainConfig(
+        model=setup["model"],
+        hidden=setup["hidden"],
+        activation=setup["activation"],
         dataset=task.dataset,
         dataset_options=dict(config.dataset_options.get(task.dataset, {})),
         csv_path=config.csv_path if task.dataset == "csv" else None,
         target=config.target if task.dataset == "csv" else None,
         loss=task.loss,
         lam=task.lam,
-        solver=config.solver,
-        learning_rate=config.learning_rate,
+        solver=setup["solver"],
+        learning_rate=setup["learning_rate"],
         max_epochs=config.max_epochs,
         batch_size=config.batch_size,
         tol=config.tol,
-        init=config.init,
+        init=init,
         seed=task.seed,
         standardize=config.standardize,
         test_size=config.test_size,
-        validation_fraction=0.0,
+        validation_fraction=config.validation_fraction,
         dtype=config.dtype,
     )
     row: dict[str, Any] = {**base, "status": "error", "stop_reason": "", "run_id": None}
@@ -394,13 +478,18 @@ def _run_task(
     X_train, _, y_train, _ = dataset.split(test_size=config.test_size, random_state=task.seed)
     if len(result.pipeline.steps) > 1:
         X_train = result.pipeline[:-1].transform(X_train)
-    init_records = {config.init: records[0] if records else {}}
-    other = "normal" if config.init == "zeros" else "zeros"
-    try:
-        init_records[other] = _init_record(result.estimator, X_train, y_train, other)
-    except Exception as exc:
-        init_records[other] = {}
-        row["stop_reason"] += f" (init={other} evaluation failed: {exc})"
+    # the MLP trains from glorot (not a stage) and cannot start from zeros: it measures
+    # the normal init only
+    init_records = {"zeros": {}, "normal": {}}
+    if init in init_records:
+        init_records[init] = records[0] if records else {}
+    for other in [k for k in init_records if k != init]:
+        if setup["model"] == "mlp" and other == "zeros":
+            continue
+        try:
+            init_records[other] = _init_record(result.estimator, X_train, y_train, other)
+        except Exception as exc:
+            row["stop_reason"] += f" (init={other} evaluation failed: {exc})"
 
     final = records[-1] if records else {}
     shares = np.array([r.get("wrong_way_share", np.nan) for r in records[1:]], dtype=float)
@@ -483,6 +572,7 @@ def _run_reference(
 
     base = {
         "dataset": dataset_name,
+        "setup": next(iter(config.setups())),  # shown beside the first set-up's rows
         "lam": lam,
         "loss": REFERENCE,
         "repeat": repeat,
@@ -587,7 +677,14 @@ def _log_reference(
 
 
 def _group_keys() -> list[str]:
-    return ["dataset", "lam", "loss"]
+    return ["dataset", "setup", "lam", "loss"]
+
+
+def _with_setup(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``setup`` column ("" for tables made before set-ups existed)."""
+    if "setup" in frame.columns or frame.empty:
+        return frame
+    return frame.assign(setup="")
 
 
 def _ordered(frame: pd.DataFrame, config: StudyConfig | None) -> pd.DataFrame:
@@ -602,14 +699,22 @@ def _ordered(frame: pd.DataFrame, config: StudyConfig | None) -> pd.DataFrame:
         else [x for x in dict.fromkeys(frame["loss"]) if x != REFERENCE]
     )
     losses = [*losses, REFERENCE]
+    setups = (
+        list(config.setups())
+        if config
+        else list(dict.fromkeys(frame["setup"] if "setup" in frame else []))
+    )
     key = {
         "dataset": {v: i for i, v in enumerate(datasets)},
+        "setup": {v: i for i, v in enumerate(setups)},
         "lam": {v: i for i, v in enumerate(lams)},
         "loss": {v: i for i, v in enumerate(losses)},
     }
     frame = frame.copy()
     sort_cols = []
     for col, mapping in key.items():
+        if col not in frame.columns:
+            continue
         frame[f"_{col}"] = frame[col].map(mapping).fillna(len(mapping))
         sort_cols.append(f"_{col}")
     extra = [c for c in ("repeat", "stage", "class_index", "epoch") if c in frame.columns]
@@ -625,6 +730,7 @@ def aggregate(runs: pd.DataFrame, config: StudyConfig | None = None) -> pd.DataF
     import pandas as pd
 
     rows = []
+    runs = _with_setup(runs)
     for keys, group in runs.groupby(_group_keys(), sort=False):
         out = dict(zip(_group_keys(), keys, strict=True))
         status = group["status"].astype(str)
@@ -654,6 +760,7 @@ def aggregate_per_class(per_class: pd.DataFrame, config: StudyConfig | None = No
             columns=[*_group_keys(), "stage", "class_index", "class", "wrong_way_share"]
         )
     keys = [*_group_keys(), "stage", "class_index", "class"]
+    per_class = _with_setup(per_class)
     grouped = per_class.groupby(keys, sort=False)["wrong_way_share"]
     out = grouped.agg(["mean", "std", "count"]).reset_index()
     out = out.rename(
@@ -673,6 +780,7 @@ def epoch_curves(history: pd.DataFrame) -> pd.DataFrame:
 
     if history.empty:
         return history.copy()
+    history = _with_setup(history)
     value_cols = [c for c in history.columns if c not in (*_group_keys(), "repeat", "seed")]
     value_cols.remove("epoch")
     parts = []
@@ -774,8 +882,9 @@ def run_study(
     datasets = _load_datasets(config)
 
     tasks = [
-        _Task(d, lam, loss, r, s)
+        _Task(d, lam, loss, r, s, setup)
         for d in config.datasets
+        for setup in config.setups()
         for lam in config.lams
         for loss in config.losses
         for r, s in enumerate(config.seeds())
@@ -965,9 +1074,12 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     several = summary["lam"].nunique() > 1 if not summary.empty else False
+    setups = "setup" in summary.columns and summary["setup"].nunique() > 1
     rows = []
     for _, r in summary.iterrows():
         row = {"dataset": r["dataset"]}
+        if setups:
+            row["set-up"] = r["setup"]
         if several:
             row["λ"] = f"{r['lam']:g}"
         row.update(
@@ -1007,8 +1119,12 @@ def _per_class_tables(per_class_summary: pd.DataFrame, stage: str) -> dict[str, 
     out = {}
     data = per_class_summary[per_class_summary["stage"] == stage]
     several = data["lam"].nunique() > 1 if not data.empty else False
-    for (dataset, lam), part in data.groupby(["dataset", "lam"], sort=False):
-        title = f"{dataset}" + (f" (λ={lam:g})" if several else "")
+    setups = "setup" in data.columns and data["setup"].nunique() > 1
+    keys = ["dataset", "setup", "lam"] if "setup" in data.columns else ["dataset", "lam"]
+    for values, part in data.groupby(keys, sort=False):
+        dataset, lam = values[0], values[-1]
+        title = f"{dataset}" + (f", {values[1]}" if setups else "")
+        title += f" (λ={lam:g})" if several else ""
         table = part.pivot_table(
             index="loss", columns="class_index", values="wrong_way_share", sort=False
         )
@@ -1035,7 +1151,8 @@ def stop_notes(runs: pd.DataFrame, config: StudyConfig | None = None) -> list[st
 
     fixed_epochs = config is not None and config.tol == 0
     notes = []
-    for (dataset, lam, loss), group in runs.groupby(_group_keys(), sort=False):
+    runs = _with_setup(runs)
+    for (dataset, setup, lam, loss), group in runs.groupby(_group_keys(), sort=False):
         reasons = group["stop_reason"].fillna("").astype(str)
         failed = group["status"].isin(FAILED_STATUSES)
         line_search = reasons.str.contains("ABNORMAL|LINE SEARCH|line search", case=False)
@@ -1054,7 +1171,8 @@ def stop_notes(runs: pd.DataFrame, config: StudyConfig | None = None) -> list[st
                 "an optimum"
             )
         if bits:
-            notes.append(f"- {dataset}, λ={lam:g}, {loss}: " + "; ".join(bits) + ".")
+            where = f"{dataset}, {setup}" if runs["setup"].nunique() > 1 else dataset
+            notes.append(f"- {where}, λ={lam:g}, {loss}: " + "; ".join(bits) + ".")
     return notes
 
 
@@ -1071,6 +1189,9 @@ def _charts(result: StudyResult) -> dict[str, Any]:
     if not result.history.empty:
         charts["wrong_way_curves"] = sc.curves_chart(result.curves, "wrong_way_share")
         charts["train_accuracy_curves"] = sc.curves_chart(result.curves, "train_accuracy")
+        curves = result.curves
+        if "val_accuracy" in curves.columns and curves["val_accuracy"].notna().any():
+            charts["val_accuracy_curves"] = sc.curves_chart(curves, "val_accuracy")
     pcs = result.per_class_summary
     if not pcs.empty and (pcs["stage"] == "final").any():
         charts["per_class_final"] = sc.per_class_heatmap(pcs, "final")
@@ -1088,6 +1209,7 @@ CHART_TITLES = {
     "wrong_way_stages": "Wrong-way share at initialization and at the end",
     "wrong_way_curves": "Wrong-way share per epoch",
     "train_accuracy_curves": "Training accuracy per epoch",
+    "val_accuracy_curves": "Held-out (validation) accuracy per epoch",
     "per_class_final": "Per class, at the end",
     "per_class_init_normal": "Per class, at a normal initialization",
     "epochs_to_95": "Epochs to 95% of the final training accuracy",
@@ -1144,10 +1266,18 @@ def _markdown(result: StudyResult, chart_files: dict[str, str]) -> str:
             else "raw features"
         )
         + ".",
-        f"- Every loss has the same budget: solver `{cfg.solver}`, at most {cfg.max_epochs} "
-        f"{'iterations' if cfg.solver == 'lbfgs' else 'epochs'}, tol {cfg.tol:g}"
-        + ("" if cfg.solver == "lbfgs" else f", learning rate {cfg.learning_rate:g}")
-        + f", init `{cfg.init}`.",
+        f"- Every loss has the same budget: set-ups {', '.join(f'`{k}`' for k in cfg.setups())}"
+        f" (model, solver, learning rate), at most {cfg.max_epochs} epochs (lbfgs: "
+        f"iterations), tol {cfg.tol:g}, init `{cfg.init}`"
+        + (" (normal for linear, glorot for mlp)" if cfg.init == "random" else "")
+        + (f", batch size {cfg.batch_size}" if {"sgd", "adam"} & set(cfg.solvers) else "")
+        + (
+            f"; {cfg.validation_fraction:.0%} of each training split held out for the "
+            "per-epoch `val_accuracy` curves"
+            if cfg.validation_fraction
+            else ""
+        )
+        + ".",
         f"- Reference row `{REFERENCE}`: scikit-learn `LogisticRegression` (lbfgs) with "
         "C = 1/(λN) (K ≥ 3) or 2/(λN) (K = 2), N = training samples, on the same splits."
         + (
@@ -1450,19 +1580,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     g = p.add_argument_group("solver budget (the same for every loss)")
     g.add_argument(
+        "--model",
+        "--models",
+        dest="models",
+        default="linear",
+        metavar="NAMES",
+        help="comma list of models: linear, mlp (default: %(default)s)",
+    )
+    g.add_argument(
+        "--hidden",
+        default="100",
+        metavar="H",
+        help="MLP architectures: sizes joined by x, architectures by commas, e.g. 100,100x100 "
+        "(default: %(default)s)",
+    )
+    g.add_argument(
+        "--activation", choices=("relu", "tanh"), default="relu", help="MLP hidden activation"
+    )
+    g.add_argument(
         "--solver",
-        choices=SOLVERS,
+        "--solvers",
+        dest="solver",
         default=d["solver"].default,
-        help="(default: %(default)s)",
+        metavar="NAMES",
+        help=f"comma list of {', '.join(SOLVERS)} (default: %(default)s)",
     )
     g.add_argument(
         "--lr",
         "--learning-rate",
         dest="learning_rate",
-        type=float,
-        default=d["learning_rate"].default,
+        default=str(d["learning_rate"].default),
         metavar="η",
-        help="step size of gd/momentum/sgd/adam (default: %(default)s)",
+        help="comma list of step sizes of gd/momentum/sgd/adam (default: %(default)s)",
+    )
+    g.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="held out of each training split for per-epoch val_accuracy curves (default: 0)",
     )
     g.add_argument(
         "--epochs",
@@ -1488,9 +1644,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--init",
-        choices=("zeros", "normal"),
+        choices=("zeros", "normal", "random"),
         default=d["init"].default,
-        help="initialization for training; both are measured at init (default: zeros)",
+        help="initialization for training; zeros and normal are measured at init; random = "
+        "normal for linear, glorot for mlp (default: zeros)",
     )
     g.add_argument("--dtype", choices=("float64", "float32"), default=d["dtype"].default)
     g = p.add_argument_group("output and tracking")
@@ -1548,6 +1705,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def _lr_list(text: Any) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in _as_tuple(text, "learning_rates"))
+    except ValueError:
+        raise ValueError(f"--lr must be a comma list of numbers; got {text!r}") from None
+
+
 def config_from_args(args: argparse.Namespace) -> StudyConfig:
     """Build a :class:`StudyConfig` from parsed ``study`` arguments (ValueError if bad)."""
     from .losses import LOSSES
@@ -1573,8 +1737,13 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         lams=tuple(lams),
         repeats=args.repeats,
         seed=args.seed,
-        solver=args.solver,
-        learning_rate=args.learning_rate,
+        solver=args.solver.split(",")[0],
+        solvers=_as_tuple(args.solver, "solvers"),
+        learning_rates=_lr_list(args.learning_rate),
+        models=_as_tuple(args.models, "models"),
+        hidden=_as_tuple(args.hidden, "hidden"),
+        activation=args.activation,
+        validation_fraction=args.validation_fraction,
         max_epochs=args.max_epochs,
         batch_size=args.batch_size,
         tol=args.tol,
@@ -1591,10 +1760,10 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
 def run(args: argparse.Namespace) -> int:
     """``python -m lossesbox study``: progress bar, the table, where the report is.
 
-    Bad values raise :class:`lossesbox.cli.UsageError` (one line, exit status 2). Returns
+    Bad values raise :class:`lossesbox.errors.UsageError` (one line, exit status 2). Returns
     0, or 1 when some run failed (diverged or raised): the report still has everything.
     """
-    from .cli import UsageError
+    from .errors import UsageError
 
     try:
         config = config_from_args(args)
@@ -1613,7 +1782,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     n = len(config.datasets) * len(config.lams) * config.repeats
-    total = n * (len(config.losses) + (1 if config.reference else 0))
+    total = n * (len(config.losses) * len(config.setups()) + (1 if config.reference else 0))
     bar = tqdm(total=total, desc="study", unit="run", file=sys.stderr, disable=args.quiet)
 
     def progress(done: int, total: int, row: dict) -> None:

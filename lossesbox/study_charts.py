@@ -56,10 +56,13 @@ def _data(frame: pd.DataFrame) -> alt.InlineData:
 
 
 def _panel(frame: pd.DataFrame) -> pd.Series:
-    """Facet label: the dataset, with λ when the study has several."""
+    """Facet label: the dataset, with the set-up and λ when the study has several."""
+    label = frame["dataset"].astype(str)
+    if "setup" in frame.columns and frame["setup"].nunique() > 1:
+        label = label + ", " + frame["setup"].astype(str)
     if frame["lam"].nunique() > 1:
-        return frame["dataset"] + " (λ=" + frame["lam"].map("{:g}".format) + ")"
-    return frame["dataset"].astype(str)
+        label = label + " (λ=" + frame["lam"].map("{:g}".format) + ")"
+    return label
 
 
 def _loss_order(frame: pd.DataFrame) -> list[str]:
@@ -83,7 +86,7 @@ def mean_std_chart(
     mean, std = f"{metric}_mean", f"{metric}_std"
     if mean not in summary.columns:
         raise ValueError(f"summary has no column {mean!r}")
-    data = summary[["dataset", "lam", "loss", mean]].copy()
+    data = summary[[c for c in ("dataset", "setup", "lam", "loss", mean) if c in summary]].copy()
     data["std"] = summary[std].fillna(0.0) if std in summary.columns else 0.0
     data = data.rename(columns={mean: "mean"})
     data = data[np.isfinite(data["mean"].to_numpy(dtype=float))]
@@ -140,7 +143,8 @@ def curves_chart(
     dataset. ``curves`` is :func:`lossesbox.study.epoch_curves` output."""
     if metric not in curves.columns:
         raise ValueError(f"curves has no column {metric!r}")
-    data = curves[["dataset", "lam", "loss", "epoch", metric]].copy()
+    keep = ("dataset", "setup", "lam", "loss", "epoch", metric)
+    data = curves[[c for c in keep if c in curves]].copy()
     data = data[np.isfinite(data[metric].to_numpy(dtype=float))]
     data["panel"] = _panel(data)
     share = metric.endswith("share") or metric.endswith("accuracy")
@@ -178,6 +182,7 @@ def stage_chart(
             rows.append(
                 {
                     "dataset": r["dataset"],
+                    "setup": r.get("setup", ""),
                     "lam": r["lam"],
                     "loss": r["loss"],
                     "stage": label,
