@@ -33,6 +33,7 @@ __all__ = [
     "curve_spec",
     "decision_regions_chart",
     "distribution_bars",
+    "heatmap_height",
     "lambda_sweep_chart",
     "landscape_chart",
     "runs_overlay_chart",
@@ -55,6 +56,11 @@ SHARE_KINDS = {
 }
 _CLASS_COLUMN = re.compile(r"^(?P<kind>[a-z_]+)\.class_(?P<c>\d+)$")
 
+
+FIT_WIDTH = alt.AutoSizeParams(type="fit-x", contains="padding")
+"""Charts fill the container's width; ``height`` is the plot's own height. (Streamlit's
+default, ``fit``, squeezes title, axes and legend *into* ``height``: a 120 px heatmap with
+a colour legend kept 2 px for its rows.)"""
 
 _MAX_FRAME_ROWS = 5000  # Altair's default max_rows for DataFrames
 
@@ -130,7 +136,7 @@ def _curves(
             color=alt.Color("metric:N", sort=list(metrics), title=None),
             tooltip=["epoch:Q", "metric:N", alt.Tooltip("value:Q", format=".5g")],
         )
-        .properties(height=height, width="container")
+        .properties(height=height, width="container", autosize=FIT_WIDTH)
     )
     return chart.properties(title=title) if title else chart
 
@@ -246,6 +252,22 @@ def _class_long(history: pd.DataFrame, kind: str, class_names) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+HEATMAP_ROW_PX = 18
+"""Height of one class row in the gradient-sign heatmaps (12 px beyond 20 classes)."""
+
+
+def heatmap_height(n_rows: int) -> int:
+    """Plot height (px) of a heatmap with ``n_rows`` class rows: 18 px a row up to 20
+    rows, 12 px a row beyond, never under 160 px (a chart under 150 px is unreadable)."""
+    per_row = HEATMAP_ROW_PX if n_rows <= 20 else 12
+    return max(160, per_row * n_rows)
+
+
+def _epoch_axis(title: str = "epoch") -> alt.Axis:
+    """Whole-number epoch ticks (never 0.0, 1.0, …)."""
+    return alt.Axis(title=title, format="d", tickMinStep=1, labelFlush=True)
+
+
 def sign_heatmap(
     history: pd.DataFrame,
     kind: str = "wrong_way_share",
@@ -257,7 +279,9 @@ def sign_heatmap(
     """Epoch × class heatmap of a per-class share (0 white … 1 dark), NaN cells blank.
 
     ``kind`` is ``wrong_way_share`` (wrong-class gradients pushing up),
-    ``wrong_zero_share`` or ``true_wrong_way_share``.
+    ``wrong_zero_share`` or ``true_wrong_way_share``. Every class has a labelled row of
+    at least 12 px (:func:`heatmap_height`); the colour legend lies horizontally under
+    the plot, so it never squeezes the rows, and spans the whole 0–1 range.
     """
     if kind not in SHARE_KINDS:
         raise ValueError(f"kind must be one of {', '.join(SHARE_KINDS)}; got {kind!r}")
@@ -269,21 +293,39 @@ def sign_heatmap(
         alt.Chart(_data(long))
         .mark_rect()
         .encode(
-            x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(nice=False)),
+            x=alt.X("epoch:Q", axis=_epoch_axis(), scale=alt.Scale(nice=False, zero=False)),
             x2="epoch_end:Q",
-            y=alt.Y("class:N", sort=order, title="class"),
+            y=alt.Y(
+                "class:N",
+                sort=order,
+                title="class",
+                axis=alt.Axis(labelOverlap=False, labelLimit=180),
+            ),
             color=alt.Color(
                 "share:Q",
+                # near-white at 0 (nothing pushes the wrong way), dark at 1; interpolated
+                # in Lab (Vega's default, HCL, turns white into salmon right at 0)
                 scale=alt.Scale(
-                    domain=[0, 1], scheme="reds" if kind != "wrong_zero_share" else "greys"
+                    domain=[0, 1],
+                    range=["#f5f5f5", "#b71c1c" if kind != "wrong_zero_share" else "#212121"],
+                    interpolate="lab",
                 ),
-                title="share",
+                title="share of gradients",
+                legend=alt.Legend(
+                    orient="bottom",
+                    direction="horizontal",
+                    gradientLength=240,
+                    values=[0, 0.25, 0.5, 0.75, 1],
+                    format=".2~f",
+                    titleLimit=300,
+                ),
             ),
             tooltip=["epoch:Q", "class:N", alt.Tooltip("share:Q", format=".3f")],
         )
         .properties(
-            height=height or max(120, 22 * n_classes),
+            height=height or heatmap_height(n_classes),
             width="container",
+            autosize=FIT_WIDTH,
             title=title or SHARE_KINDS[kind],
         )
     )
@@ -324,7 +366,9 @@ def sign_lines(
             color=alt.Color("class:N"),
             tooltip=["epoch:Q", "class:N", alt.Tooltip("share:Q", format=".3f")],
         )
-        .properties(height=height, width="container", title=title or SHARE_KINDS[kind])
+        .properties(
+            height=height, width="container", autosize=FIT_WIDTH, title=title or SHARE_KINDS[kind]
+        )
     )
 
 
@@ -347,7 +391,9 @@ def sample_gradient_chart(frame: pd.DataFrame, *, height: int | None = None) -> 
         x=alt.X(
             "class_label:N", sort=classes, title="class (★ = true)", axis=alt.Axis(labelAngle=0)
         ),
-        y=alt.Y("loss:N", sort=losses, title=None),
+        y=alt.Y(
+            "loss:N", sort=losses, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=200)
+        ),
     )
     rect = base.mark_rect(stroke="white").encode(
         color=alt.Color(
@@ -366,7 +412,9 @@ def sample_gradient_chart(frame: pd.DataFrame, *, height: int | None = None) -> 
         ],
     )
     text = base.mark_text(color="white", fontWeight="bold").encode(text="label:N")
-    return (rect + text).properties(height=height or 34 * len(losses), width="container")
+    return (rect + text).properties(
+        height=height or max(160, 30 * len(losses)), width="container", autosize=FIT_WIDTH
+    )
 
 
 def landscape_chart(
@@ -465,7 +513,7 @@ def landscape_chart(
             .mark_point(shape="cross", size=160, color="black", filled=True)
             .encode(x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale))
         )
-    chart = alt.layer(*layers).properties(height=height, width="container")
+    chart = alt.layer(*layers).properties(height=height, width="container", autosize=FIT_WIDTH)
     return chart.properties(title=title) if title else chart
 
 
@@ -541,7 +589,9 @@ def decision_regions_chart(
         .mark_point(filled=True, size=36, stroke="black", strokeWidth=0.5)
         .encode(**encoding)
     )
-    return (regions + dots).properties(title=title, height=height, width="container")
+    return (regions + dots).properties(
+        title=title, height=height, width="container", autosize=FIT_WIDTH
+    )
 
 
 def runs_overlay_chart(
@@ -585,7 +635,7 @@ def runs_overlay_chart(
             .encode(x="epoch:Q")
         )
         chart = lines + rule
-    return chart.properties(height=height, width="container")
+    return chart.properties(height=height, width="container", autosize=FIT_WIDTH)
 
 
 def lambda_sweep_chart(
@@ -633,7 +683,9 @@ def lambda_sweep_chart(
             ],
         )
     )
-    return (lines + dots).properties(height=height, width="container", title=y_title or y)
+    return (lines + dots).properties(
+        height=height, width="container", autosize=FIT_WIDTH, title=y_title or y
+    )
 
 
 def spread_chart(
@@ -657,7 +709,7 @@ def spread_chart(
         .encode(x="group:N", y="value:Q", tooltip=["group:N", alt.Tooltip("value:Q", format=".4g")])
     )
     return (box + dots).properties(
-        height=height, width="container", title=f"{metric}: spread over seeds"
+        height=height, width="container", autosize=FIT_WIDTH, title=f"{metric}: spread over seeds"
     )
 
 
@@ -678,5 +730,5 @@ def distribution_bars(distributions: dict[str, Sequence[float]], *, height: int 
             color="distribution:N",
             tooltip=["distribution:N", "outcome:N", alt.Tooltip("probability:Q", format=".4f")],
         )
-        .properties(height=height, width="container")
+        .properties(height=height, width="container", autosize=FIT_WIDTH)
     )

@@ -39,7 +39,7 @@ def _distributions(p, name: str) -> np.ndarray:
     bad = np.flatnonzero(np.abs(sums - 1.0) > ATOL)
     if bad.size:
         raise ValueError(
-            f"{name} row {bad[0]} sums to {sums[bad[0]]!r}, not 1 (tolerance {ATOL:g})"
+            f"{name} row {bad[0]} sums to {float(sums[bad[0]]):.10g}, not 1 (tolerance {ATOL:g})"
         )
     return a
 

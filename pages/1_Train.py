@@ -80,6 +80,7 @@ source = sb.radio(
     persist_state=PERSIST,
 )
 dataset = None
+data_failed = False  # the chosen data cannot be read: its error, not an older result, shows
 options: dict = {}
 uploaded = False
 target = None
@@ -97,6 +98,7 @@ if source.startswith("Built-in"):
         options = {opt: option_widget(name, opt, d) for opt, d in dataset_options(name).items()}
     with friendly_errors(f"Loading {name}", "Change the dataset options."):
         dataset = load_builtin_dataset(name, tuple(sorted(options.items())))
+    data_failed = dataset is None
 else:
     upload = sb.file_uploader(
         "CSV file (≤ 50 MB, header row, one target column)",
@@ -128,6 +130,7 @@ else:
                 st.dataframe(preview, hide_index=True)
             dataset = load_uploaded_dataset(file_name, digest, target, data)
             uploaded = True
+        data_failed = dataset is None
 
 # --- Sidebar: model and training -----------------------------------------------------------------
 sb.header("Model")
@@ -277,7 +280,7 @@ if failure:
     )
 
 # --- Result -------------------------------------------------------------------------------------
-result = None if running else st.session_state.get(LAST_RESULT)
+result = None if running or data_failed else st.session_state.get(LAST_RESULT)
 if result is not None:
     cfg = result.config
     draw(result.history)
@@ -294,7 +297,7 @@ if result is not None:
     cols[0].metric("Test accuracy", f"{m.get('test_accuracy', np.nan):.3f}")
     cols[1].metric("Train accuracy", f"{m.get('train_accuracy', np.nan):.3f}")
     cols[2].metric("Test log-loss", f"{m.get('test_log_loss', np.nan):.4f}")
-    cols[3].metric("Objective J", f"{m.get('objective', np.nan):.5g}")
+    cols[3].metric("Objective J", f"{m.get('objective', np.nan):.4g}")
     cols[4].metric("Wrong-way share", f"{m.get('wrong_way_share', np.nan):.3f}")
     cols[5].metric("Epochs", int(m.get("n_iter", len(result.history) - 1)))
 

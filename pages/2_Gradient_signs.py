@@ -68,7 +68,8 @@ def share_views(history: pd.DataFrame, class_names, key: str) -> None:
         persist_state=PERSIST,
     )
     kind = kind or "wrong_way_share"
-    st.altair_chart(sign_heatmap(history, kind, class_names))
+    with st.container(key=f"signs_heatmap_{key}"):
+        st.altair_chart(sign_heatmap(history, kind, class_names))
     c1, c2 = st.columns(2)
     c1.altair_chart(sign_lines(history, class_names, kind=kind, title="Per class"))
     c2.altair_chart(sign_lines(history, title="Overall (classes weighted by counts)"))
@@ -233,15 +234,15 @@ with tab_pair:
     pair = st.session_state.get("gs_pair")
     if pair:
         cols = st.columns(len(pair))
-        for col, res in zip(cols, pair, strict=True):
+        for i, (col, res) in enumerate(zip(cols, pair, strict=True)):
             with col:
                 st.subheader(f"`{res.config.loss}`")
-                m = st.columns(3)
+                m = st.columns(2)
                 m[0].metric("test accuracy", f"{res.metrics.get('test_accuracy', np.nan):.3f}")
                 m[1].metric(
                     "wrong way (last epoch)", f"{res.history['wrong_way_share'].iloc[-1]:.3f}"
                 )
-                m[2].metric("status", res.status)
+                st.caption(f"{len(res.history) - 1} epochs · status **{res.status}**")
                 if res.status == "diverged":
                     st.error(
                         f"{res.config.loss} diverged: {res.stop_reason} "
@@ -251,7 +252,10 @@ with tab_pair:
                     st.caption(f"run `{res.run_id}`")
                 elif getattr(res, "tracking_error", None):
                     st.warning(f"Not logged: {res.tracking_error}")
-                st.altair_chart(sign_heatmap(res.history, "wrong_way_share", class_names_of(res)))
+                with st.container(key=f"signs_heatmap_pair_{i}"):
+                    st.altair_chart(
+                        sign_heatmap(res.history, "wrong_way_share", class_names_of(res))
+                    )
         both = pd.concat(
             [
                 r.history.assign(loss=r.config.loss)[["epoch", "loss", "wrong_way_share"]]
@@ -319,7 +323,8 @@ with tab_sample:
         st.write(
             "Scores s = (" + ", ".join(f"{v:.4f}" for v in scores) + f"), true class {true_class}"
         )
-        st.altair_chart(sample_gradient_chart(frame))
+        with st.container(key="signs_sample"):
+            st.altair_chart(sample_gradient_chart(frame))
         values_table = frame.pivot_table(
             index="loss", columns="class_index", values="gradient", sort=False
         )

@@ -206,3 +206,141 @@ def test_stop_in_the_browser_ends_the_run_and_logs_it(server, page, tmp_path):
     assert run["tags.stop_reason"] == "user"
     assert int(run["params.max_epochs"]) == 20000
     assert run["metrics.n_iter"] < 20000
+
+
+# --------------------------------------------------------------------- every page, looked at
+# What a person checks on every page, measured in the browser: no error box, no formula
+# wider than its box, every visible chart at least MIN_CHART_PX tall, the gradient-sign
+# heatmaps at least ROW_PX per class row. Hidden tabs measure 0×0 and are skipped. A formula
+# may overhang its box by KaTeX's 2 px of glyph overhang; more is clipping.
+MIN_CHART_PX = 150
+ROW_PX = 12
+INSPECT = """() => {
+  const out = {errors: [], wide: [], charts: []};
+  for (const e of document.querySelectorAll(
+      '[data-testid="stException"], [data-testid="stAlertContentError"]'))
+    out.errors.push(e.textContent.slice(0, 300));
+  for (const e of document.querySelectorAll(
+      '.katex-display, [data-testid="stMarkdownContainer"], [data-testid="stMetricValue"]'))
+    if (e.offsetParent !== null && e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 2)
+      out.wide.push(e.textContent.slice(0, 80));
+  for (const c of document.querySelectorAll('[data-testid="stVegaLiteChart"]')) {
+    const g = c.querySelector('canvas, svg.marks');
+    if (!g) continue;
+    const r = g.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    const keyed = c.closest('[class*="st-key-"]');
+    const key = keyed ? [...keyed.classList].find(k => k.startsWith('st-key-')) : '';
+    out.charts.push({width: r.width, height: r.height, key: key});
+  }
+  return out;
+}"""
+
+
+def _settle(page, timeout_s: float = 180) -> None:
+    """Wait until the script stops running (the header's status widget goes away) and the
+    charts have had a moment to draw."""
+    page.wait_for_timeout(400)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=timeout_s * 1000,
+    )
+    page.wait_for_timeout(1200)
+
+
+def _screenshot(page, path: Path) -> None:
+    """A full-page PNG: Streamlit scrolls inside its main container, so the window is
+    made as tall as the content for the shot (the width stays 1400 px), then restored."""
+    size = page.viewport_size
+    tall = page.evaluate(
+        "() => Math.max(document.body.scrollHeight, ...[...document.querySelectorAll("
+        '\'[data-testid="stMain"], [data-testid="stAppViewContainer"]\')]'
+        ".map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(max(tall, size["height"]), 9000)})
+    page.wait_for_timeout(700)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    page.wait_for_timeout(300)
+    print(path)
+
+
+def _look(page, folder: Path, name: str) -> dict:
+    """Screenshot the page into ``folder`` and return what :data:`INSPECT` measured,
+    after asserting what holds on every page."""
+    _settle(page)
+    _screenshot(page, folder / f"{name}.png")
+    seen = page.evaluate(INSPECT)
+    assert seen["errors"] == [], (name, seen["errors"])
+    assert seen["wide"] == [], (name, "wider than its box", seen["wide"])
+    short = [c for c in seen["charts"] if c["height"] < MIN_CHART_PX]
+    assert short == [], (name, "charts under 150 px", short)
+    assert page.get_by_text("Traceback").count() == 0, name
+    return seen
+
+
+def _open(page, title: str) -> None:
+    """Go to a page through the sidebar, as a person does (``page.goto`` would start a new
+    session, losing the trained model)."""
+    page.get_by_test_id("stSidebarNavLink").filter(has_text=title).first.click()
+    page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+
+
+def _heatmaps(seen: dict, prefix: str = "st-key-signs_heatmap") -> list[dict]:
+    return [c for c in seen["charts"] if c["key"].startswith(prefix)]
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("LOSSESBOX_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots of every page: {folder}")
+    return folder
+
+
+def test_every_page_as_a_person_sees_it(server, page, shots):
+    """Home, Train (iris trained through the UI), Gradient signs (three views), Compare
+    runs, Theory and Study: screenshots in ``shots`` and the checks of :func:`_look`."""
+    base, _ = server
+    page.goto(base, wait_until="domcontentloaded")
+    page.get_by_role("heading", name="lossesbox").wait_for(timeout=60_000)
+    home = _look(page, shots, "00_home")
+    assert home["charts"] == []
+    # the sidebar names the entry page Home and Home links to every page
+    links = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
+    assert links[0].split()[-1] == "Home", links
+
+    _open(page, "Train")
+    page.get_by_text("150 samples × 4 features").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"Logged as run [0-9a-f]{32}")).wait_for(timeout=120_000)
+    train = _look(page, shots, "01_train_iris")
+    assert len(train["charts"]) >= 3  # loss, accuracy, confusion matrix
+
+    _open(page, "Gradient signs")
+    signs = _look(page, shots, "02_gradient_signs_last_model")
+    (heat,) = _heatmaps(signs)
+    assert heat["height"] >= ROW_PX * 3 + 60, heat  # 3 iris rows, title and axis
+
+    page.get_by_role("tab", name="Two losses side by side").click()
+    _choose(page, "Dataset", "digits")
+    page.get_by_role("button", name="Train both").click()
+    page.get_by_text("wrong way (last epoch)").first.wait_for(timeout=120_000)
+    pair = _look(page, shots, "03_gradient_signs_two_losses")
+    both = _heatmaps(pair)
+    assert len(both) == 2, pair["charts"]
+    for h in both:
+        assert h["height"] >= ROW_PX * 10 + 60, h  # 10 digit rows
+
+    page.get_by_role("tab", name="One sample and the loss landscape").click()
+    sample = _look(page, shots, "04_gradient_signs_one_sample")
+    (grid,) = _heatmaps(sample, "st-key-signs_sample")
+    assert grid["height"] >= ROW_PX * 8 + 40, grid  # 8 losses
+
+    for name, title in (
+        ("05_compare_runs", "Compare runs"),
+        ("06_theory", "Theory"),
+        ("07_study", "Study"),
+    ):
+        _open(page, title)
+        _look(page, shots, name)

@@ -64,7 +64,9 @@ def test_home_shows_every_loss_formula_and_links():
         assert loss.gradient_formula in latex
     assert any(r"\frac{\lambda}{2}" in x for x in latex)  # the objective
     pages = [link.proto.page for link in at.get("page_link")]
-    assert pages == ["Train", "Gradient_signs", "Compare_runs", "Theory"]
+    assert pages == ["Train", "Gradient_signs", "Compare_runs", "Theory", "Study"]
+    icons = [link.proto.icon for link in at.get("page_link")]
+    assert all(i.startswith(":material/") for i in icons), icons  # no emoji font needed
     assert any("mlflow ui" in c.value for c in at.code)
 
 
@@ -94,6 +96,7 @@ def test_theory_bad_input_is_an_error_message_not_a_traceback():
     at.text_input(key="th_p").set_value("0.5, 0.6, 0.2").run()
     assert not at.exception
     assert any("sums to" in e.value for e in at.error)
+    assert not any("np.float64" in e.value for e in at.error)  # a number, not a repr
     at.checkbox(key="th_norm").check().run()
     no_errors(at)
 
@@ -290,6 +293,12 @@ def test_an_uploaded_csv_trains_from_memory_and_logs_its_file_name(tmp_path, mon
     assert run["params.dataset.file"] == "my points.csv"
     assert run["params.dataset.target"] == "label"
     assert not any(p.name == "lossesbox-uploads" for p in tmp_path.iterdir())
+    assert [h.value for h in at.main.header] == ["Result"]
+    # a file that cannot be read: its error shows, not the previous file's result under it
+    bad = b"a,b,label\n1,2,x\n3,4,x\n"
+    at.file_uploader(key="tr_upload").set_value(("one class.csv", bad, "text/csv")).run()
+    assert any("class" in e.value for e in at.error)
+    assert [h.value for h in at.main.header] == [] and not at.metric
 
 
 def test_widget_state_survives_page_switches():

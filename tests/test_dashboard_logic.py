@@ -220,8 +220,9 @@ def _values(chart) -> list[dict]:
         if isinstance(node, dict):
             if "values" in node and isinstance(node["values"], list):
                 out.extend(node["values"])
-            for v in node.values():
-                collect(v)
+            for key, v in node.items():
+                if key not in ("legend", "axis"):  # their "values" are ticks, not data
+                    collect(v)
         elif isinstance(node, list):
             for v in node:
                 collect(v)
@@ -265,6 +266,35 @@ def test_sign_heatmap_has_one_cell_per_epoch_and_class():
         charts.sign_heatmap(h, "bogus")
     with pytest.raises(ValueError, match="per-class"):
         charts.sign_heatmap(h, "true_wrong_way_share")
+
+
+@pytest.mark.parametrize("k", [2, 3, 10, 20, 26])
+def test_sign_heatmap_gives_every_class_a_labelled_row_of_at_least_12_px(k):
+    """The spec the browser draws: plot height ≥ 12 px per class row (it is the plot's own
+    height: autosize fit-x, so title, axes and legend do not eat into it), every class on
+    the axis (labelOverlap off), whole-number epochs, the colour legend spanning 0…1."""
+    h = _history(epochs=30, k=k)
+    spec = charts.sign_heatmap(h).to_dict()
+    assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
+    assert spec["height"] >= 12 * k and spec["height"] >= 150
+    y = spec["encoding"]["y"]
+    assert y["axis"]["labelOverlap"] is False and len(y["sort"]) == k
+    assert spec["encoding"]["x"]["axis"]["format"] == "d"
+    legend = spec["encoding"]["color"]["legend"]
+    assert legend["values"][0] == 0 and legend["values"][-1] == 1
+    assert legend["orient"] == "bottom"  # under the plot: it never squeezes the rows
+
+
+def test_sample_gradient_chart_labels_every_loss_row():
+    from lossesbox.landscape import sample_gradients
+
+    frame = sample_gradients(SEED_SCORES, 3)
+    spec = charts.sample_gradient_chart(frame).to_dict()
+    n = frame["loss"].nunique()
+    assert n == len(LOSSES)
+    assert spec["height"] >= 12 * n
+    for layer in spec["layer"][:1]:
+        assert layer["encoding"]["y"]["axis"]["labelOverlap"] is False
 
 
 def test_charts_serialize_more_than_5000_rows():

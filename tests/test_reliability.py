@@ -657,8 +657,9 @@ def test_train_page_divergence_is_logged_failed_and_the_page_says_what_to_do():
     assert result.status == "diverged" and result.run_status == "FAILED"
     k = len(result.history)
     (error,) = [e.value for e in at.error]
-    assert error.startswith("**Training diverged** — Diverged: the objective became non-finite")
-    assert f"at epoch {k};" in error and "logged as FAILED" in error
+    assert error.startswith(f"**Training diverged** at epoch {k}: the objective became non-finite")
+    assert "logged as FAILED" in error
+    assert "learning_rate" not in error and error.count("Try") == 1  # said once, in UI words
     assert "Try a smaller learning rate (now 1000; try 100)" in error
     assert _run_status(result.run_id) == "FAILED"
     assert _steps(result.run_id) == list(range(k))
@@ -745,6 +746,7 @@ def test_the_ending_message_claims_a_logged_run_only_when_there_is_one(run_id):
     stopped = SimpleNamespace(status="stopped", stop_reason="user", run_id=run_id, **common)
     level, text = ending_message(diverged)
     assert level == "error" and "after epoch 7 are kept" in text
+    assert text.count("Try") == 1 and "learning_rate" not in text
     assert "Try a smaller learning rate (now 3; try 0.3)" in text
     assert ("logged as FAILED" in text) == (run_id is not None)
     level, text = ending_message(stopped)

@@ -7,6 +7,7 @@ split is recomputed exactly as the runner made it (``dataset.split(test_size, se
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -74,38 +75,50 @@ def decision_grid(
     return grid, points
 
 
+def _reason_body(reason: str) -> str:
+    """The estimator's stop reason without the part the dashboard already says
+    ("Converged at epoch 87: ", "L-BFGS-B stopped after 24 iterations: ", "Diverged: ")."""
+    reason = re.sub(r"^(Converged at epoch \d+|Diverged): ", "", reason or "")
+    return re.sub(r"^L-BFGS-B stopped after \d+ iterations: ", "L-BFGS-B: ", reason)
+
+
 def ending_message(result: Any) -> tuple[str, str]:
     """``(level, text)`` describing how the run ended; level is ``error``, ``info`` or
-    ``success``. Divergence names the epoch and suggests a smaller learning rate."""
+    ``success``. Each fact is said once, in the dashboard's words (learning rate, λ), not
+    the estimator's parameter names. Divergence names the epoch and suggests a smaller
+    learning rate (a tenth of the current one) or a larger λ."""
     cfg = result.config
     epochs = int(result.history["epoch"].iloc[-1]) if len(result.history) else 0
+    logged = result.run_id is not None
     if result.status == "diverged":
-        lr_hint = (
-            f"a smaller learning rate (now {cfg.learning_rate:g}; try {cfg.learning_rate / 10:g})"
-            if cfg.solver != "lbfgs"
-            else "the lbfgs solver with a larger λ, or a smoother loss"
-        )
+        reason = _reason_body(result.stop_reason)
+        if cfg.solver == "lbfgs" or epochs == 0:
+            # before any step, or L-BFGS-B's line search: the estimator's advice is specific
+            return (
+                "error",
+                f"**Training diverged**: {reason}"
+                + (" The run is logged as FAILED." if logged else ""),
+            )
+        what = "gradient" if reason.startswith("the gradient") else "objective"
+        lr = cfg.learning_rate
         extra = (
-            " `exp_mse` overflows once a score passes ≈354 (e^{2s} > float max)."
+            " (`exp_mse` overflows once a score passes ≈354: e^{2s} exceeds the float range.)"
             if cfg.loss == "exp_mse"
             else ""
         )
         return (
             "error",
-            f"**Training diverged** — {result.stop_reason} The objective became non-finite "
-            f"(inf/NaN), so the last finite parameters after epoch {epochs} are kept"
-            + (" and the run is logged as FAILED" if result.run_id else "")
-            + f". Try {lr_hint}, or a larger λ.{extra}",
+            f"**Training diverged** at epoch {epochs + 1}: the {what} became non-finite "
+            f"(inf or NaN). The parameters after epoch {epochs} are kept"
+            + (" and the run is logged as FAILED" if logged else "")
+            + f". Try a smaller learning rate (now {lr:g}; try {lr / 10:g}) or a larger λ "
+            f"(now {cfg.lam:g}).{extra}",
         )
     if result.status == "stopped":
         return (
             "info",
             f"Stopped by you after epoch {epochs}"
-            + (
-                "; the run was logged as FINISHED with `stop_reason=user`."
-                if result.run_id
-                else "."
-            ),
+            + ("; the run was logged as FINISHED with `stop_reason=user`." if logged else "."),
         )
     if result.status == "max_epochs":
         return (
@@ -113,4 +126,4 @@ def ending_message(result: Any) -> tuple[str, str]:
             f"Reached the epoch budget ({epochs} epochs) before the objective settled; "
             "more epochs (or a larger learning rate) may still improve it.",
         )
-    return ("success", f"Converged after {epochs} epochs: {result.stop_reason}")
+    return ("success", f"**Converged** after {epochs} epochs — {_reason_body(result.stop_reason)}")
