@@ -33,6 +33,7 @@ from bench.common import (
 
 CASES = {
     "roofline": "bench.roofline",
+    "narrow": "bench.narrow",
     "sklearn": "bench.vs_sklearn",
     "torch": "bench.vs_torch",
     "tracking": "bench.tracking_overhead",
