@@ -64,7 +64,7 @@ def run(ctx: Context) -> dict:
         for dtype in ctx.dtypes:
             X = prob.as_dtype(dtype)
             per = {loss: {"epoch": [], "roof": []} for loss in losses}
-            for r in range(ctx.repeats):
+            for _ in range(ctx.repeats):
                 for loss in losses:
                     roof = min(gemm_pair_seconds(X, K))
                     clock = EpochClock()

@@ -21,7 +21,13 @@ import numpy as np
 
 from .losses import Loss, get_loss
 
-__all__ = ["GradientSigns", "gradient_signs", "sign_shares", "sign_shares_from_labels"]
+__all__ = [
+    "GradientSigns",
+    "gradient_signs",
+    "sign_shares",
+    "sign_shares_from_counts",
+    "sign_shares_from_labels",
+]
 
 
 @dataclass(frozen=True)
@@ -139,11 +145,46 @@ def sign_shares_from_labels(
     # a NaN entry would be counted as positive below; NaN shows in the column means
     if N and not np.isfinite(mean_gradient).all() and np.isnan(G).any():
         return sign_shares(G, np.eye(K, dtype=np.int8)[labels])
-    true_pos = n_true - true_neg - true_zero
-    n_wrong = N - n_true
-    wrong_neg = neg_all - true_neg
-    wrong_zero = zero_all - true_zero
-    wrong_pos = n_wrong - wrong_neg - wrong_zero
+    return sign_shares_from_counts(
+        n=N,
+        n_true=n_true,
+        neg=neg_all,
+        zero=zero_all,
+        true_neg=true_neg,
+        true_zero=true_zero,
+        mean_gradient=mean_gradient,
+    )
+
+
+def sign_shares_from_counts(
+    *,
+    n: int,
+    n_true: np.ndarray,
+    neg: np.ndarray,
+    zero: np.ndarray,
+    true_neg: np.ndarray,
+    true_zero: np.ndarray,
+    mean_gradient: np.ndarray,
+    nan: np.ndarray | None = None,
+    true_nan: np.ndarray | None = None,
+) -> GradientSigns:
+    """:class:`GradientSigns` from per-class counts of a gradient ``G`` (N, K), one-hot targets.
+
+    ``neg[c]`` / ``zero[c]`` / ``nan[c]``: entries of column c that are ``< 0`` / ``== 0`` /
+    NaN over all ``n`` samples; ``true_*[c]``: the same over the ``n_true[c]`` samples of
+    class c (their true-class entry). Positive counts are what is left; NaN is neither
+    sign (the trainer counts those blocks apart). Counts add up over batches, so the
+    trainer sums them over the mini-batches of an epoch (its running history).
+    """
+    if nan is None:
+        nan = np.zeros_like(neg)
+    if true_nan is None:
+        true_nan = np.zeros_like(true_neg)
+    true_pos = n_true - true_neg - true_zero - true_nan
+    n_wrong = n - n_true
+    wrong_neg = neg - true_neg
+    wrong_zero = zero - true_zero
+    wrong_pos = n_wrong - wrong_neg - wrong_zero - (nan - true_nan)
 
     def share(counts: np.ndarray, n: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):

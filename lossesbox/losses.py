@@ -80,6 +80,21 @@ def _softmax_parts(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return P, lse
 
 
+def _softmax_t(S: np.ndarray, m: np.ndarray | None = None) -> np.ndarray:
+    """Softmax of the columns of ``S`` (K, B) **in place**; returns ``log z`` (B,) with
+    ``z = Σ_k exp(s_k − m)``, ``m`` the column maximum (computed unless given), so that
+    ``logsumexp = m + log z``. Four passes over the block, no temporary of its size."""
+    if m is None:
+        m = S.max(axis=0)
+    S -= m
+    np.exp(S, out=S)
+    z = S.sum(axis=0)
+    log_z = np.log(z)
+    np.reciprocal(z, out=z)
+    S *= z
+    return log_z
+
+
 class Loss:
     """A per-sample classification loss on scores.
 
@@ -118,6 +133,25 @@ class Loss:
     def loss_and_gradient(self, S, Y) -> tuple[np.ndarray, np.ndarray]:
         """Both at once, sharing the work; ``((N,), (N, K))``."""
         raise NotImplementedError
+
+    def _loss_grad_t(self, S: np.ndarray, codes: np.ndarray, flat: np.ndarray, t, m=None) -> float:
+        """The trainer's fast path: hard labels, transposed scores, in place.
+
+        ``S`` is a ``(K, B)`` block of transposed scores (a view of a C-contiguous
+        buffer whose flat view is ``flat``), ``codes`` its labels (B,), and ``t`` the flat
+        indices of its true-class entries, ``flat[t] = S[codes, arange(B)]``; ``m``, if
+        given, the column maxima ``S.max(axis=0)`` (the caller may know them). Overwrites
+        ``S`` with the transposed gradient ``G.T`` and returns ``Σ_i L_i`` over the block
+        (a Python float). The same numbers as :meth:`loss_and_gradient` on one-hot
+        targets; this default calls it. Subclasses override it with fused in-place work
+        (no ``(B, K)`` temporaries beyond one, no one-hot targets), because the trainer
+        runs it on every batch and on cache-sized blocks of every full pass.
+        """
+        Y = np.zeros(S.shape, dtype=S.dtype)
+        Y[codes, np.arange(codes.shape[0])] = 1
+        values, G = self.loss_and_gradient(S.T, Y.T)
+        S[...] = G.T
+        return float(values.sum())
 
     def __repr__(self) -> str:
         params = {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -167,6 +201,16 @@ class CrossEntropy(Loss):
         _, lse = _softmax_parts(S)
         return Y.sum(axis=1) * lse - np.einsum("ij,ij->i", Y, S)
 
+    def _loss_grad_t(self, S, codes, flat, t, m=None):
+        # L_i = m_i + log z_i - s_true;  G = p - y
+        if m is None:
+            m = S.max(axis=0)
+        s_true = np.take(flat, t)
+        s_true -= m
+        total = float(_softmax_t(S, m).sum()) - float(s_true.sum())
+        flat[t] -= 1
+        return total
+
 
 class MSE(Loss):
     r"""Mean squared error on the raw scores (seed ``nn-loss-exploration.md`` §2).
@@ -189,6 +233,13 @@ class MSE(Loss):
         values = np.einsum("ij,ij->i", R, R) / K
         R *= 2.0 / K
         return values, R
+
+    def _loss_grad_t(self, S, codes, flat, t, m=None):
+        K = S.shape[0]
+        flat[t] -= 1  # S - Y
+        total = float(np.einsum("ij,ij->j", S, S).sum()) / K
+        S *= 2.0 / K
+        return total
 
 
 class SoftmaxMSE(Loss):
@@ -221,6 +272,23 @@ class SoftmaxMSE(Loss):
         R *= -2.0 / K
         return values, R
 
+    def _loss_grad_t(self, S, codes, flat, t, m=None):
+        # With D = P - Y: L_i = ‖D_i‖²/K, c_i = (y - p)·p = (1 - p_t) - ‖D_i‖²,
+        # G = (2/K) P ⊙ (D + c); P and D differ only at the true entries.
+        K = S.shape[0]
+        _softmax_t(S, m)
+        p_true = np.take(flat, t)
+        flat[t] = p_true - 1  # S = D
+        d2 = np.einsum("ij,ij->j", S, S)
+        total = float(d2.sum()) / K
+        c = 1.0 - p_true
+        c -= d2
+        T = S + c
+        S *= T  # wrong entries: p (p + c); true entries fixed below
+        flat[t] = p_true * (p_true - 1 + c)
+        S *= 2.0 / K
+        return total
+
 
 class ExpMSE(Loss):
     r"""The seed's proposed variant ``MSEVar``: squared error against :math:`e^s`.
@@ -250,6 +318,20 @@ class ExpMSE(Loss):
             R *= E
             R *= 2.0 / K
         return values, R
+
+    def _loss_grad_t(self, S, codes, flat, t, m=None):
+        # R = e^s - y; L_i = ‖R_i‖²/K; G = (2/K) R ⊙ e^s: (2/K) e^{2s} on wrong entries
+        # (where R = e^s), (2/K)(e^{s_t} - 1) e^{s_t} on true ones. Overflow gives inf.
+        K = S.shape[0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.exp(S, out=S)
+            e_true = np.take(flat, t)
+            flat[t] -= 1  # S = R
+            np.square(S, out=S)
+            total = float(S.sum(axis=0).sum()) / K
+            S *= 2.0 / K
+            flat[t] = (2.0 / K) * (e_true - 1) * e_true
+        return total
 
 
 class Hinge(Loss):
@@ -287,6 +369,17 @@ class Hinge(Loss):
         G -= Y * G.sum(axis=1, keepdims=True)
         return values, G
 
+    def _loss_grad_t(self, S, codes, flat, t, m=None):
+        s_true = np.take(flat, t)
+        s_true -= 1
+        S -= s_true  # margins s_j - s_y + 1
+        flat[t] = 0  # the true class's own margin never counts
+        np.maximum(S, 0, out=S)
+        total = float(S.sum(axis=0).sum())
+        np.greater(S, 0, out=S)
+        flat[t] = -S.sum(axis=0)
+        return total
+
 
 class LabelSmoothingCrossEntropy(Loss):
     r"""Cross-entropy against label-smoothed targets (Szegedy et al. 2016, §7).
@@ -319,6 +412,20 @@ class LabelSmoothingCrossEntropy(Loss):
         K = S.shape[1]
         Yt = Y * (1.0 - self.epsilon) + self.epsilon / K * Y.sum(axis=1, keepdims=True)
         return CrossEntropy().loss_and_gradient(S, Yt)
+
+    def _loss_grad_t(self, S, codes, flat, t, m=None):
+        # L_i = lse_i - (1 - ε) s_true - (ε/K) Σ_c s_c;  G = p - ε/K - (1 - ε) y
+        K = S.shape[0]
+        eps = self.epsilon
+        if m is None:
+            m = S.max(axis=0)
+        s_sum = float(S.sum(axis=0).sum())
+        s_true = float(np.take(flat, t).sum())
+        total = float(_softmax_t(S, m).sum()) + float(m.sum())
+        total -= (1.0 - eps) * s_true + eps / K * s_sum
+        S -= eps / K
+        flat[t] -= 1.0 - eps
+        return total
 
 
 class FocalLoss(Loss):
@@ -390,6 +497,16 @@ class Squentropy(Loss):
         values = values + np.einsum("ij,ij->i", Wm, S) / (K - 1)
         G += (2.0 / (K - 1)) * Wm
         return values, G
+
+    def _loss_grad_t(self, S, codes, flat, t, m=None):
+        # CE plus (1/(K-1)) Σ_{j≠y} s_j²; G = p - y + (2/(K-1)) (1 - y) s
+        K = S.shape[0]
+        Ws = S * (2.0 / (K - 1))
+        Ws[codes, np.arange(codes.shape[0])] = 0  # (2/(K-1)) (1 - y) s
+        sq_half = float(np.einsum("ij,ij->j", Ws, S).sum()) / 2  # Σ_{j≠y} s_j² / (K-1)
+        total = CrossEntropy._loss_grad_t(self, S, codes, flat, t, m) + sq_half
+        S += Ws
+        return total
 
 
 def _check_one_hot(Y: np.ndarray, name: str) -> None:

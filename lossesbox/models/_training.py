@@ -7,8 +7,9 @@ only what is specific to the model:
 - its **parameter layout**: one flat vector ``theta``, every penalized weight first
   (``theta[:n_weights]``), then the biases (``theta[n_weights:size]``);
 - its **forward/backward pass** on a batch of rows, :meth:`Objective.forward_backward`:
-  the summed data loss, the scores (transposed, ``(K, n)``), ``G = ∂L_i/∂s_i`` and
-  ``∇J`` written into a flat gradient of the same layout;
+  the summed data loss and ``∇J`` written into a flat gradient of the same layout; the
+  per-sample work on the scores (loss, ``G = ∂L_i/∂s_i``, and the statistics a history
+  record needs) goes through :meth:`Objective._loss_pass` (:mod:`._pass`), shared;
 - its **scores** for held-out rows (:meth:`Objective.scores_t`);
 - ``macs``, the multiply-adds per row of its largest matrix product (for the BLAS
   thread rule, :func:`_blas_threads`).
@@ -42,9 +43,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..diagnostics import sign_shares, sign_shares_from_labels
 from ..losses import LOSSES, Loss, _softmax_parts, get_loss
 from ._optim import make_rule
+from ._pass import PassStats, loss_pass, true_index
 
 __all__ = [
     "HISTORY_KEYS",
@@ -56,6 +57,9 @@ __all__ = [
 
 SOLVERS = ("gd", "momentum", "sgd", "adam", "lbfgs")
 """Valid values of ``solver``."""
+
+HISTORIES = ("exact", "running")
+"""Valid values of ``history``."""
 
 HISTORY_KEYS = (
     "epoch",
@@ -91,15 +95,14 @@ def history_keys(n_classes: int) -> list[str]:
 
 @dataclass
 class _Evaluation:
-    """Objective, gradient norm and the arrays behind the epoch statistics at one point."""
+    """Objective, gradient norm and the counts behind one history record."""
 
     objective: float
     data_loss: float
     penalty: float
     grad_norm: float
     weight_norm: float  # ‖w‖ over the penalized weights
-    St: np.ndarray  # scores, transposed (K, N); a reused buffer, valid until the next pass
-    G: np.ndarray  # dL_i/ds_i (N, K)
+    stats: PassStats  # accuracy hits and gradient-sign counts of the pass
 
     @property
     def finite(self) -> bool:
@@ -111,6 +114,7 @@ class Objective:
 
     Subclasses set ``n_weights``, ``size`` and ``macs`` in their ``__init__`` (after
     calling this one) and implement :meth:`forward_backward` and :meth:`scores_t`.
+    Training labels are integer ``codes`` in ``[0, K)``; the losses see hard labels.
     """
 
     n_weights: int
@@ -126,16 +130,38 @@ class Objective:
         self.lam = lam
         self.fit_intercept = fit_intercept
         self.dtype = dtype
-        self.Yt = _one_hot_t(codes, n_classes, dtype)  # (K, N)
+        self._t_full = true_index(codes, self.N)  # flat true-class indices in (K, N)
+        self._t_batch = np.empty(0, dtype=np.intp)
+        self._col_sum = np.empty(n_classes, dtype=np.float64)
 
-    def forward_backward(self, theta, grad, X, Yt) -> tuple[float, np.ndarray, np.ndarray]:
-        """Forward and backward on the rows ``X`` (n, D) with targets ``Yt`` (K, n).
+    @property
+    def Yt(self) -> np.ndarray:
+        """Transposed one-hot targets (K, N) (built on demand; the passes use ``codes``)."""
+        return _one_hot_t(self.codes, self.K, self.dtype)
 
-        Returns ``(Σ_i L_i, St, G)`` and writes ``(1/n) Σ_i ∂L_i/∂θ + λ·w`` into ``grad``
-        (zero for the biases when ``fit_intercept`` is False). ``St`` (K, n) and ``G`` may
-        be reused buffers, valid until the next call with the same ``n``.
+    def forward_backward(self, theta, grad, X, codes, stats: PassStats | None = None) -> float:
+        """Forward and backward on the rows ``X`` (n, D) with labels ``codes`` (n,).
+
+        Returns ``Σ_i L_i`` and writes ``(1/n) Σ_i ∂L_i/∂θ + λ·w`` into ``grad`` (zero
+        for the biases when ``fit_intercept`` is False). With ``stats``, adds the pass's
+        accuracy and gradient-sign counts to it (at the parameters ``theta``, before any
+        step). The scores' per-sample work goes through :meth:`_loss_pass`.
         """
         raise NotImplementedError
+
+    def _loss_pass(self, St, codes, stats=None, bias=None, rows=None) -> float:
+        """:func:`._pass.loss_pass` on the scores ``St`` (K, n): ``St`` becomes ``G.T``,
+        ``self._col_sum`` holds ``Σ_i G[i, :]``; ``bias`` (K,), if given, is added to the
+        scores first, block by block (cheaper than a separate pass over ``St``); ``rows``
+        (n, K), if given, holds the scores to transpose into ``St`` block by block."""
+        n = St.shape[1]
+        if codes is self.codes:
+            t = self._t_full
+        else:
+            if self._t_batch.shape[0] < n:
+                self._t_batch = np.empty(n, dtype=np.intp)
+            t = true_index(codes, n, out=self._t_batch[:n])
+        return loss_pass(self.loss, St, codes, t, self._col_sum, stats, bias, rows)
 
     def scores_t(self, theta, X) -> np.ndarray:
         """Transposed scores ``S.T`` (K, n) of the rows ``X``; may be a reused buffer."""
@@ -143,14 +169,15 @@ class Objective:
 
     def evaluate(self, theta: np.ndarray, grad: np.ndarray) -> _Evaluation:
         """Full-batch ``J`` at ``theta``; writes ``∇J`` into ``grad``."""
-        total, St, G = self.forward_backward(theta, grad, self.X, self.Yt)
+        stats = PassStats(self.K)
+        total = self.forward_backward(theta, grad, self.X, self.codes, stats)
         data_loss = total / self.N
         w = theta[: self.n_weights]
         w_sq = float(np.dot(w, w))
         penalty = 0.5 * self.lam * w_sq
         grad_norm = math.sqrt(float(np.dot(grad, grad)))
         return _Evaluation(
-            data_loss + penalty, data_loss, penalty, grad_norm, math.sqrt(w_sq), St, G
+            data_loss + penalty, data_loss, penalty, grad_norm, math.sqrt(w_sq), stats
         )
 
 
@@ -171,6 +198,42 @@ def _accuracy(St: np.ndarray, codes: np.ndarray) -> float:
     return float(np.count_nonzero(hit)) / n
 
 
+class _RunningEpoch:
+    r"""One epoch's statistics accumulated from its mini-batches (``history="running"``).
+
+    Each batch ``B`` contributes what its own pass computed anyway, at the parameters
+    :math:`\theta_B` it saw *before* its step: its summed loss, accuracy hits and
+    gradient-sign counts (:class:`._pass.PassStats`), :math:`|B|\,\lVert w_B\rVert^2` and
+    its gradient :math:`\nabla J_B`. The record is then
+
+    - ``data_loss`` :math:`= \frac1N \sum_B \sum_{i\in B} L(s_i(\theta_B), y_i)`,
+      ``penalty`` :math:`= \frac{\lambda}{2} \frac1N \sum_B |B|\,\lVert w_B\rVert^2`,
+      ``objective`` their sum, ``weight_norm`` :math:`= (\frac1N\sum_B |B|\,\lVert
+      w_B\rVert^2)^{1/2}`;
+    - ``grad_norm`` :math:`= \lVert \frac1N \sum_B |B|\,\nabla J_B \rVert`, the norm of the
+      epoch's mean mini-batch gradient;
+    - accuracy and sign shares over all N samples, each counted in its batch.
+    """
+
+    def __init__(self, obj: Objective):
+        self.obj = obj
+        self.stats = PassStats(obj.K)
+        self.w_sq = 0.0  # Σ_B |B| ‖w_B‖²
+        self.grad_sum = np.zeros(obj.size, dtype=np.float64)  # Σ_B (|B| / batch) ∇J_B
+        self.bad_batch: int | None = None  # index of the first non-finite batch
+
+    def evaluation(self, batch_size: int) -> _Evaluation:
+        obj, N = self.obj, self.obj.N
+        data_loss = self.stats.loss_sum / N
+        w_sq = self.w_sq / N
+        penalty = 0.5 * obj.lam * w_sq
+        mean_grad = self.grad_sum * (batch_size / N)
+        grad_norm = math.sqrt(float(np.dot(mean_grad, mean_grad)))
+        return _Evaluation(
+            data_loss + penalty, data_loss, penalty, grad_norm, math.sqrt(w_sq), self.stats
+        )
+
+
 class _MiniBatches:
     """Shuffled mini-batch gradients ``∇J_B`` (mean over the batch ``B`` + λw), reused buffers."""
 
@@ -184,21 +247,41 @@ class _MiniBatches:
             obj = self.obj
             self._buffers[n] = (
                 np.empty((n, obj.D), dtype=obj.dtype),
-                np.empty((obj.K, n), dtype=obj.dtype),
+                np.empty(n, dtype=obj.codes.dtype),
             )
         return self._buffers[n]
 
-    def epoch(self, theta, grad, rule, rng) -> None:
-        """One shuffled pass over the training set, one update per mini-batch."""
+    def epoch(self, theta, grad, rule, rng, running: _RunningEpoch | None = None) -> bool:
+        """One shuffled pass over the training set, one update per mini-batch.
+
+        With ``running``, also accumulate the epoch's statistics into it; a batch with a
+        non-finite loss stops the epoch before its step (returns False, with
+        ``running.bad_batch`` set).
+        """
         obj = self.obj
         order = rng.permutation(obj.N)
+        n_w = obj.n_weights
         for start in range(0, obj.N, self.batch_size):
             idx = order[start : start + self.batch_size]
-            Xb, Yb = self._buffers_for(idx.shape[0])
+            n = idx.shape[0]
+            Xb, cb = self._buffers_for(n)
             np.take(obj.X, idx, axis=0, out=Xb)
-            np.take(obj.Yt, idx, axis=1, out=Yb)
-            obj.forward_backward(theta, grad, Xb, Yb)
+            np.take(obj.codes, idx, out=cb)
+            if running is None:
+                obj.forward_backward(theta, grad, Xb, cb)
+            else:
+                total = obj.forward_backward(theta, grad, Xb, cb, running.stats)
+                if not math.isfinite(total):
+                    running.bad_batch = start // self.batch_size
+                    return False
+                w = theta[:n_w]
+                running.w_sq += n * float(np.dot(w, w))
+                if n == self.batch_size:
+                    running.grad_sum += grad
+                else:
+                    running.grad_sum += grad * (n / self.batch_size)
             rule.step(theta, grad)
+        return True
 
 
 _THREADED_MACS = 1 << 25
@@ -264,6 +347,7 @@ class SoftmaxClassifierBase(ClassifierMixin, BaseEstimator):
     dtype: str
     random_state: object
     callback: Callable[[dict], bool | None] | None
+    history: str = "exact"
 
     # ------------------------------------------------------------------ model hooks
     def _objective(self, X, codes, n_classes, loss, dtype) -> Objective:
@@ -326,6 +410,12 @@ class SoftmaxClassifierBase(ClassifierMixin, BaseEstimator):
             raise ValueError(f"dtype must be 'float64' or 'float32'; got {self.dtype!r}")
         if self.callback is not None and not callable(self.callback):
             raise ValueError(f"callback must be callable or None; got {self.callback!r}")
+        if self.history not in HISTORIES:
+            raise ValueError(
+                f"history must be 'exact' (a full pass over the training set after every "
+                f"epoch) or 'running' (statistics accumulated from the epoch's mini-batches); "
+                f"got {self.history!r}"
+            )
         self._check_model_params()
         return loss, dtype
 
@@ -492,17 +582,14 @@ class _Run:
 
     def record(self, epoch: int, theta: np.ndarray, ev: _Evaluation) -> bool:
         """Append the record of ``epoch``; call the callback. False means stop."""
-        if ev.finite:  # no NaN in G: counting by label is exact and 1.4-3x cheaper
-            signs = sign_shares_from_labels(ev.G, self.obj.codes, n_true=self.n_true)
-        else:
-            signs = sign_shares(ev.G, self.obj.Yt.T)
+        signs = ev.stats.signs()
         val_accuracy, val_loss = self._validation(theta)
         rec = {
             "epoch": epoch,
             "objective": ev.objective,
             "data_loss": ev.data_loss,
             "penalty": ev.penalty,
-            "train_accuracy": _accuracy(ev.St, self.obj.codes),
+            "train_accuracy": ev.stats.accuracy,
             "val_accuracy": val_accuracy,
             "val_loss": val_loss,
             "grad_norm": ev.grad_norm,
@@ -532,11 +619,15 @@ class _Run:
             return False
         return True
 
-    def _diverged(self, epoch: int, ev: _Evaluation) -> None:
+    def _diverged(self, epoch: int, ev: _Evaluation | None, batch: int | None = None) -> None:
         self.status = "diverged"
-        what = "objective" if not math.isfinite(ev.objective) else "gradient"
+        if batch is not None:
+            where = f"the loss of mini-batch {batch + 1} became non-finite in epoch {epoch}"
+        else:
+            what = "objective" if not math.isfinite(ev.objective) else "gradient"
+            where = f"the {what} became non-finite at epoch {epoch}"
         self.reason = (
-            f"Diverged: the {what} became non-finite at epoch {epoch}; kept the parameters "
+            f"Diverged: {where}; kept the parameters "
             f"of epoch {epoch - 1}. Try a smaller learning_rate (now {self.est.learning_rate}), "
             f"a larger lam (now {self.est.lam}), or another loss."
         )
@@ -574,6 +665,8 @@ class _Run:
         rule = make_rule(est.solver, theta, float(est.learning_rate))
         full_batch = est.solver in ("gd", "momentum") or est.batch_size is None
         batches = None if full_batch else _MiniBatches(obj, est.batch_size)
+        # full batch: the epoch's one pass is exact already, whatever ``history`` says
+        running = batches is not None and est.history == "running"
         # the whole fit may already run on one BLAS thread (small problems); if not,
         # small mini-batch products still do (see _blas_threads)
         one_thread = batches is not None and _is_small(batches.batch_size * obj.macs)
@@ -584,16 +677,19 @@ class _Run:
         J_prev = ev.objective
         for epoch in range(1, est.max_epochs + 1):
             previous[:] = theta
-            # 1. the epoch's updates
+            # 1. the epoch's updates (running history: its statistics, batch by batch)
+            acc = _RunningEpoch(obj) if running else None
             if batches is None:
                 rule.step(theta, grad)  # grad = ∇J at theta, from the last evaluation
-            elif one_thread:
-                with _blas_threads(0):
-                    batches.epoch(theta, grad, rule, rng)
             else:
-                batches.epoch(theta, grad, rule, rng)
-            # 2. the epoch's evaluation on the full training set (also ∇J for gd)
-            ev = obj.evaluate(theta, grad)
+                with _blas_threads(0) if one_thread else contextlib.nullcontext():
+                    ok = batches.epoch(theta, grad, rule, rng, acc)
+                if not ok:
+                    self._diverged(epoch, None, acc.bad_batch)
+                    return previous
+            # 2. the epoch's record: a full pass over the training set (also ∇J for gd),
+            # or the statistics its mini-batches accumulated
+            ev = acc.evaluation(batches.batch_size) if acc else obj.evaluate(theta, grad)
             if not ev.finite:
                 self._diverged(epoch, ev)
                 return previous

@@ -69,6 +69,7 @@ class _LinearObjective(Objective):
         self.size = self.n_weights + self.K
         self.macs = self.D * self.K
         self._St: dict[int, np.ndarray] = {}  # score buffers (K, n) by number of rows n
+        self._S_rows: dict[int, np.ndarray] = {}  # float32: the same as (n, K)
         self._St_scores: dict[int, np.ndarray] = {}  # the same for scores_t
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,29 +91,43 @@ class _LinearObjective(Objective):
         """``S.T = W @ X.T + b`` (K, n)."""
         return self._scores_into(theta, X, self._St_scores)
 
-    def forward_backward(self, theta, grad, X, Yt):
+    def forward_backward(self, theta, grad, X, codes, stats=None):
         """Scores, loss and ``G``; then ``∇_W J = G.T @ X / n + λW``, ``∇_b J = G.sum(0) / n``.
 
         Two BLAS calls on all rows at once: splitting X into cache-sized row blocks (so
         it streams from memory once, not twice) measured no faster on this 2-core machine
         when idle and up to 3x slower when its cores are shared, because every BLAS call
-        then waits for both threads.
+        then waits for both threads. Between them, the per-sample work (bias, loss, ``G``
+        written over the scores, statistics) runs block by block in cache
+        (:meth:`_loss_pass`), so ``G.T @ X`` reads ``G.T`` from the scores' buffer.
         """
-        W, _ = self.split(theta)
-        St = self._scores_into(theta, X, self._St)
-        values, G = self.loss.loss_and_gradient(St.T, Yt.T)
+        W, b = self.split(theta)
         n = X.shape[0]
+        St = self._St.get(n)
+        if St is None:
+            St = self._St[n] = np.empty((self.K, n), dtype=self.dtype)
+        bias = b if self.fit_intercept else None
+        if self.dtype == np.float32:
+            # OpenBLAS's sgemm writes (n, K) = X @ W.T 1.2-1.9x faster here than (K, n) =
+            # W @ X.T (dgemm: the other way round); the blocks are transposed in cache
+            rows = self._S_rows.get(n)
+            if rows is None:
+                rows = self._S_rows[n] = np.empty((n, self.K), dtype=self.dtype)
+            np.matmul(X, W.T, out=rows)
+            total = self._loss_pass(St, codes, stats, bias, rows)
+        else:
+            np.matmul(W, X.T, out=St)
+            total = self._loss_pass(St, codes, stats, bias)
         dW, db = self.split(grad)
-        np.matmul(G.T, X, out=dW)
+        np.matmul(St, X, out=dW)
         dW *= 1.0 / n
         if self.lam:
             dW += self.lam * W
         if self.fit_intercept:
-            np.sum(G, axis=0, out=db)
-            db *= 1.0 / n
+            np.multiply(self._col_sum, 1.0 / n, out=db, casting="same_kind")
         else:
             db[:] = 0
-        return float(values.sum()), St, G
+        return total
 
 
 class LinearSoftmaxClassifier(SoftmaxClassifierBase):
@@ -169,6 +184,22 @@ class LinearSoftmaxClassifier(SoftmaxClassifierBase):
         ``callback(record)`` after every epoch, epoch 0 included, with a fresh dict
         (one ``history_`` record). Returning ``False`` stops training
         (``status_ = "stopped"``).
+    history : {"exact", "running"}, default="exact"
+        How sgd/adam fill ``history_`` after each epoch. ``"exact"``: one extra pass over
+        the whole training set at the epoch's final parameters (the cost of a full-batch
+        epoch's two matrix products). ``"running"``: no extra pass; the record
+        accumulates what the epoch's mini-batches computed anyway, each batch at the
+        parameters *before* its own step: ``data_loss`` and ``objective`` are the mean
+        batch values (the penalty at each batch's weights, weighted by batch size),
+        ``train_accuracy`` and the sign shares are counted batch by batch, ``grad_norm``
+        is the norm of the epoch's mean mini-batch gradient ``(1/N) Σ_B |B| ∇J_B`` (not
+        the full-batch gradient at the end), ``weight_norm`` the root of the batches' mean
+        ``‖w_B‖²``. These lag the exact values by up to one epoch (early batches saw older
+        parameters) and carry mini-batch noise. Epoch 0 is always exact; ``tol`` compares
+        consecutive running objectives; divergence is the first batch whose loss is not
+        finite, and the parameters from the start of that epoch are kept. Validation
+        metrics stay exact. Full-batch solvers (gd, momentum, ``batch_size=None``) and
+        lbfgs evaluate exactly in every case: their one pass per epoch is that evaluation.
 
     Attributes
     ----------
@@ -217,6 +248,7 @@ class LinearSoftmaxClassifier(SoftmaxClassifierBase):
         dtype: str = "float64",
         random_state=None,
         callback: Callable[[dict], bool | None] | None = None,
+        history: str = "exact",
     ):
         self.loss = loss
         self.lam = lam
@@ -231,6 +263,7 @@ class LinearSoftmaxClassifier(SoftmaxClassifierBase):
         self.dtype = dtype
         self.random_state = random_state
         self.callback = callback
+        self.history = history
 
     # ------------------------------------------------------------------ model hooks
     _INITS = ("zeros", "normal")

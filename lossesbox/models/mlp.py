@@ -138,14 +138,14 @@ class _MLPObjective(Objective):
         buf = self._buffers(self._score_buffers, X.shape[0])
         return self._forward(self.layers(theta), X, buf)
 
-    def forward_backward(self, theta, grad, X, Yt):
+    def forward_backward(self, theta, grad, X, codes, stats=None):
         """Forward, loss and ``G``, then backpropagation into ``grad`` (see the module)."""
         n = X.shape[0]
         buf = self._buffers(self._train_buffers, n)
         layers = self.layers(theta)
         St = self._forward(layers, X, buf)
-        values, G = self.loss.loss_and_gradient(St.T, Yt.T)
-        delta = np.multiply(G.T, 1.0 / n, out=buf.dS)  # Δ_L.T (K, n)
+        total = self._loss_pass(St, codes, stats)  # St now holds G.T
+        delta = np.multiply(St, 1.0 / n, out=buf.dS)  # Δ_L.T (K, n)
         grads = self.layers(grad)
         relu = self.activation == "relu"
         for k in range(len(layers) - 1, -1, -1):  # layer k, from the output down
@@ -171,7 +171,7 @@ class _MLPObjective(Objective):
         if self.lam:
             np.multiply(theta[: self.n_weights], self.lam, out=self._penalty_grad)
             grad[: self.n_weights] += self._penalty_grad
-        return float(values.sum()), St, G
+        return total
 
 
 def _check_hidden(hidden) -> tuple[int, ...]:
@@ -209,7 +209,7 @@ class MLPSoftmaxClassifier(SoftmaxClassifierBase):
     activation : {"relu", "tanh"}, default="relu"
         Hidden-layer activation; the output layer is linear (the loss sees raw scores).
     loss, lam, solver, max_epochs, batch_size, tol, fit_intercept, validation_fraction,
-    dtype, random_state, callback
+    dtype, random_state, callback, history
         As in :class:`~lossesbox.LinearSoftmaxClassifier` (``lam`` penalizes every
         ``coefs_[l]``, never the biases; ``solver="lbfgs"`` works too).
     solver : default="adam"
@@ -266,6 +266,7 @@ class MLPSoftmaxClassifier(SoftmaxClassifierBase):
         random_state=None,
         callback: Callable[[dict], bool | None] | None = None,
         warm_start: bool = False,
+        history: str = "exact",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -283,6 +284,7 @@ class MLPSoftmaxClassifier(SoftmaxClassifierBase):
         self.random_state = random_state
         self.callback = callback
         self.warm_start = warm_start
+        self.history = history
 
     # ------------------------------------------------------------------ validation
     def _check_init(self) -> None:
