@@ -36,6 +36,7 @@ CASES = {
     "narrow": "bench.narrow",
     "sklearn": "bench.vs_sklearn",
     "torch": "bench.vs_torch",
+    "mlp": "bench.vs_torch_mlp",
     "tracking": "bench.tracking_overhead",
     "startup": "bench.startup",
     "memory": "bench.memory",
