@@ -62,6 +62,9 @@ FIT_WIDTH = alt.AutoSizeParams(type="fit-x", contains="padding")
 default, ``fit``, squeezes title, axes and legend *into* ``height``: a 120 px heatmap with
 a colour legend kept 2 px for its rows.)"""
 
+CURVE_COLORS = ["#1f77b4", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#17becf"]
+"""Line colours in metric order (Tableau's blue, orange, red, green, …): never two blues."""
+
 _MAX_FRAME_ROWS = 5000  # Altair's default max_rows for DataFrames
 
 
@@ -131,9 +134,15 @@ def _curves(
         alt.Chart(data)
         .mark_line(point=points)
         .encode(
-            x=alt.X("epoch:Q", title="epoch"),
+            x=alt.X("epoch:Q", axis=_epoch_axis()),
             y=alt.Y("value:Q", title=y_title, scale=scale),
-            color=alt.Color("metric:N", sort=list(metrics), title=None),
+            # distinct hues, in the order given (objective blue, data_loss orange, …)
+            color=alt.Color(
+                "metric:N",
+                sort=list(metrics),
+                title=None,
+                scale=alt.Scale(domain=list(metrics), range=CURVE_COLORS[: len(metrics)]),
+            ),
             tooltip=["epoch:Q", "metric:N", alt.Tooltip("value:Q", format=".5g")],
         )
         .properties(height=height, width="container", autosize=FIT_WIDTH)
@@ -361,9 +370,16 @@ def sign_lines(
         alt.Chart(_data(long))
         .mark_line()
         .encode(
-            x=alt.X("epoch:Q"),
+            x=alt.X("epoch:Q", axis=_epoch_axis()),
             y=alt.Y("share:Q", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("class:N"),
+            color=alt.Color(
+                "class:N",
+                sort=list(dict.fromkeys(long.sort_values("class_index")["class"])),
+                scale=alt.Scale(
+                    scheme="tableau10" if long["class"].nunique() <= 10 else "category20"
+                ),
+                legend=alt.Legend(symbolLimit=0, labelLimit=200),
+            ),
             tooltip=["epoch:Q", "class:N", alt.Tooltip("share:Q", format=".3f")],
         )
         .properties(
@@ -601,38 +617,65 @@ def runs_overlay_chart(
     run_column: str = "run",
     log_y: bool = False,
     epoch: int | None = None,
-    height: int = 300,
-) -> alt.Chart:
+    x: str = "epoch",
+    height: int = 320,
+) -> alt.LayerChart | alt.Chart:
     """One line per run for ``metric`` (long frame with ``epoch``, ``run_column``, metric).
 
-    ``epoch`` draws a vertical rule at a chosen epoch.
+    ``x``: ``"epoch"``; ``"log"`` (a symmetric-log epoch axis: a 13-epoch run overlaid on
+    a 200-epoch run is no longer squashed against the axis); ``"fraction"`` (each run's
+    epoch divided by its own last epoch, 0…1). ``epoch`` draws a vertical rule there
+    (not with ``"fraction"``). The legend lists every run under the plot.
     """
     if metric not in histories.columns:
         raise ValueError(f"no metric {metric!r} in the selected runs' histories")
+    if x not in ("epoch", "log", "fraction"):
+        raise ValueError(f"x must be 'epoch', 'log' or 'fraction'; got {x!r}")
     frame = histories[["epoch", run_column, metric]].copy()
     frame[metric] = pd.to_numeric(frame[metric], errors="coerce")
     frame = frame[np.isfinite(frame[metric].to_numpy(dtype=float))]
     if log_y:
         frame = frame[frame[metric] > 0]
+    frame = frame.rename(columns={metric: "value", run_column: "run"})
+    if x == "fraction":
+        last = frame.groupby("run")["epoch"].transform("max").replace(0, 1)
+        frame["x"] = frame["epoch"] / last
+        x_enc = alt.X("x:Q", title="fraction of training (epoch / last epoch)")
+    else:
+        frame["x"] = frame["epoch"]
+        x_enc = alt.X(
+            "x:Q",
+            title="epoch (symmetric log scale)" if x == "log" else "epoch",
+            scale=alt.Scale(type="symlog") if x == "log" else alt.Undefined,
+            axis=alt.Axis(format="d", tickMinStep=1),
+        )
+    n_runs = frame["run"].nunique()
     scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     lines = (
-        alt.Chart(_data(frame.rename(columns={metric: "value", run_column: "run"})))
-        .mark_line()
+        alt.Chart(_data(frame))
+        .mark_line(point=len(frame) <= 30 * max(n_runs, 1))
         .encode(
-            x=alt.X("epoch:Q"),
+            x=x_enc,
             y=alt.Y("value:Q", title=metric, scale=scale),
             color=alt.Color(
-                "run:N", title="run", legend=alt.Legend(orient="bottom", columns=2, labelLimit=400)
+                "run:N",
+                title="run",
+                scale=alt.Scale(scheme="tableau10" if n_runs <= 10 else "category20"),
+                legend=alt.Legend(orient="bottom", columns=2, labelLimit=500, symbolLimit=0),
             ),
-            tooltip=["run:N", "epoch:Q", alt.Tooltip("value:Q", format=".5g", title=metric)],
+            tooltip=[
+                "run:N",
+                "epoch:Q",
+                alt.Tooltip("value:Q", format=".5g", title=metric),
+            ],
         )
     )
     chart = lines
-    if epoch is not None:
+    if epoch is not None and x != "fraction":
         rule = (
-            alt.Chart(_data(pd.DataFrame({"epoch": [epoch]})))
+            alt.Chart(_data(pd.DataFrame({"x": [epoch]})))
             .mark_rule(strokeDash=[4, 4], color="grey")
-            .encode(x="epoch:Q")
+            .encode(x="x:Q")
         )
         chart = lines + rule
     return chart.properties(height=height, width="container", autosize=FIT_WIDTH)

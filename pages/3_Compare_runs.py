@@ -43,6 +43,8 @@ SPREAD_METRICS = (
     "wrong_way_share",
     "weight_norm",
 )
+SWEEP_METRICS = ("test_accuracy", "val_accuracy", "train_accuracy", "test_log_loss")
+X_MODES = {"epoch": "epoch", "log": "log epoch", "fraction": "fraction of training"}
 DEFAULT_METRICS = ["objective", "val_accuracy", "train_accuracy", "wrong_way_share"]
 
 
@@ -125,9 +127,12 @@ elif runs is not None:
     if hide_parents:
         keep &= ~table.index.isin(parents)
     shown = table[keep]
-    st.dataframe(
+    picked = st.dataframe(
         shown.drop(columns=["start_time"]).assign(started=shown["start_time"]),
         hide_index=True,
+        on_select="rerun",
+        selection_mode="multi-row",
+        key="cr_table",
         column_config={
             "lam": st.column_config.NumberColumn("λ", format="%.2g"),
             "learning_rate": st.column_config.NumberColumn("lr", format="%.3g"),
@@ -145,18 +150,21 @@ elif runs is not None:
     )
 
     # --- Selection -------------------------------------------------------------------------------
+    # Runs are picked by ticking table rows, or by name here; both count.
     labels = dict(zip(shown.index, shown["run"], strict=True))
+    ticked = [shown.index[i] for i in picked.selection.rows if i < len(shown)]
     stored = [r for r in st.session_state.get("cr_selected", []) if r in labels]
     if stored != st.session_state.get("cr_selected"):
         st.session_state["cr_selected"] = stored  # runs filtered away drop out of the selection
-    selected = st.multiselect(
-        "Runs to compare",
+    named = st.multiselect(
+        "Runs to compare (tick rows in the table, or choose them by name)",
         list(labels),
         format_func=labels.get,
         key="cr_selected",
         persist_state=PERSIST,
-        placeholder="Choose runs from the table above",
+        placeholder="Choose runs by name",
     )
+    selected = list(dict.fromkeys([*ticked, *named]))
     if selected:
         experiment_ids = dict(zip(runs["run_id"], runs["experiment_id"], strict=True))
         links = " · ".join(
@@ -181,15 +189,41 @@ elif runs is not None:
         elif not keys:
             st.warning("The selected runs have no per-epoch metrics.")
         else:
-            c = st.columns([2, 1, 2])
-            default = "val_accuracy" if "val_accuracy" in keys else keys[0]
+            c = st.columns([2, 2, 1, 2])
+            default = "objective" if "objective" in keys else keys[0]
             metric = c[0].selectbox("Metric", keys, index=keys.index(default), key="cr_metric")
-            log_y = c[1].toggle("log y", value=False, key="cr_logy", persist_state=PERSIST)
-            epoch = c[2].slider("Epoch marker", 0, max(max_epoch, 1), max_epoch, key="cr_epoch")
+            x_mode = c[1].segmented_control(
+                "x axis",
+                list(X_MODES),
+                default="epoch",
+                format_func=X_MODES.get,
+                key="cr_xmode",
+                persist_state=PERSIST,
+                help="Runs of very different lengths: a log axis, or each run's epochs as a "
+                "fraction of its own length.",
+            )
+            log_y = c[2].toggle("log y", value=False, key="cr_logy", persist_state=PERSIST)
+            marker_disabled = (x_mode or "epoch") == "fraction"
+            epoch = c[3].slider(
+                "Epoch marker",
+                0,
+                max(max_epoch, 1),
+                max_epoch,
+                key="cr_epoch",
+                disabled=marker_disabled,
+            )
             wide = histories_wide(hist)
             wide["run"] = wide["run_id"].map(labels)
             with friendly_errors("Drawing the curves"):
-                st.altair_chart(runs_overlay_chart(wide, metric, log_y=log_y, epoch=epoch))
+                st.altair_chart(
+                    runs_overlay_chart(
+                        wide,
+                        metric,
+                        log_y=log_y,
+                        epoch=None if marker_disabled else epoch,
+                        x=x_mode or "epoch",
+                    )
+                )
 
     with tab_params:
         if not selected:
@@ -234,8 +268,23 @@ elif runs is not None:
 
     with tab_sweep:
         sweep = lambda_sweep_frame(runs[runs["run_id"].isin(shown.index)])
-        y_metric = "val_accuracy" if sweep["val_accuracy"].notna().any() else "test_accuracy"
-        positive = sweep[(sweep["lam"] > 0) & sweep[y_metric].notna()]
+        # the metric most λ > 0 runs have (val_accuracy needs a validation split; a run
+        # without one must not vanish from the sweep)
+        options = [m for m in SWEEP_METRICS if m in sweep and sweep[m].notna().any()]
+        have = {m: int(sweep.loc[sweep["lam"] > 0, m].notna().sum()) for m in options}
+        best = max(options, key=lambda m: have[m]) if options else "test_accuracy"
+        y_metric = (
+            st.selectbox(
+                "Metric",
+                options,
+                index=options.index(best),
+                key="cr_sweep_metric",
+                format_func=lambda m: f"{m} ({have[m]} runs with λ > 0)",
+            )
+            if options
+            else best
+        )
+        positive = sweep[(sweep["lam"] > 0) & sweep[y_metric].notna()] if options else sweep[:0]
         if positive["lam"].nunique() < 2:
             st.info(
                 "The λ-sweep view needs filtered runs with at least two λ > 0 values "

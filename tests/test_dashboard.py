@@ -317,8 +317,8 @@ def test_widget_state_survives_page_switches():
 @pytest.fixture(scope="module")
 def logged_store(tmp_path_factory):
     """One store with a few wine runs for the pages that read MLflow: mse and exp_mse at
-    two λ, and mse at λ = 1e-3 with two seeds. Built once per module (a new sqlite
-    store costs seconds)."""
+    two λ, and mse at λ = 1e-3 with two seeds; exp_mse at λ = 0.1 has no validation
+    split. Built once per module (a new sqlite store costs seconds)."""
     from lossesbox.experiment import TrainConfig, run_experiment
 
     root = tmp_path_factory.mktemp("logged")
@@ -345,7 +345,8 @@ def logged_store(tmp_path_factory):
                 max_epochs=12,
                 tol=0.0,
                 init="normal",
-                validation_fraction=0.2,
+                # one run without a validation split: the λ sweep must still show it
+                validation_fraction=0.0 if (loss, lam) == ("exp_mse", 1e-1) else 0.2,
             )
             result = run_experiment(config)
             assert result.run_id and result.tracking_error is None
@@ -412,7 +413,11 @@ def test_compare_page_filters_selects_and_compares(use_logged_store):
     assert (obj["best"] <= obj["last"] + 1e-12).all()
     specs = charts(at)
     titles = " ".join(str(s.get("title")) for s in specs)
-    assert "final val_accuracy" in titles and "‖W‖_F" in titles  # the λ-sweep view
+    # the λ-sweep view plots the metric every run has, not val_accuracy (one run lacks it)
+    assert "final test_accuracy" in titles and "‖W‖_F" in titles
+    sweep = chart_data(at, "final test_accuracy")  # the mean lines and one point per run
+    assert ((sweep["group"] == "exp_mse") & (sweep["lam"] == 0.1)).sum() == 2
+    assert at.selectbox(key="cr_metric").value == "objective"  # the default overlay metric
     overlay = [s for s in specs if s.get("encoding", {}).get("color", {}).get("field") == "run"]
     assert overlay or any("layer" in s for s in specs)
     # spread over seeds: the two mse λ=1e-3 runs differ only by seed

@@ -461,4 +461,25 @@ def test_metric_summary_best_last_and_at_epoch():
 
 def test_run_label():
     label = runs_mod.run_label(_runs().iloc[0])
-    assert label == "mse · wine · λ=0.01 · lbfgs · seed 0 · run0"
+    assert label == "mse · wine · λ=0.01 · lbfgs · seed 0 · 01-01 00:00:00 · run0"
+
+
+def test_runs_overlay_chart_x_modes():
+    """'fraction' puts every run on 0…1 (a 13-epoch run next to a 200-epoch one);
+    'log' uses a symmetric-log epoch axis; the legend lists every run."""
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {"epoch": range(n + 1), "run": f"r{n}", "objective": np.linspace(1, 0, n + 1)}
+            )
+            for n in (13, 200)
+        ]
+    )
+    spec = charts.runs_overlay_chart(frame, "objective", x="fraction").to_dict()
+    xs = [v["x"] for v in _values(charts.runs_overlay_chart(frame, "objective", x="fraction"))]
+    assert min(xs) == 0 and max(xs) == 1 and spec["encoding"]["x"]["field"] == "x"
+    log = charts.runs_overlay_chart(frame, "objective", x="log", epoch=5).to_dict()
+    assert log["layer"][0]["encoding"]["x"]["scale"]["type"] == "symlog"
+    assert log["layer"][0]["encoding"]["color"]["legend"]["symbolLimit"] == 0
+    with pytest.raises(ValueError, match="x must be"):
+        charts.runs_overlay_chart(frame, "objective", x="bogus")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,8 @@ def _number(value) -> float:
 
 
 def run_label(row: pd.Series | dict) -> str:
-    """Short readable name: ``loss · dataset · λ=… · solver · seed … · <run id prefix>``."""
+    """Short readable name: ``loss · dataset · λ=… · solver · seed … · MM-DD HH:MM:SS ·
+    <run id prefix>`` (the start time, UTC, tells repeated runs of one setting apart)."""
     parts = [
         str(param(row, *_TABLE_PARAMS["loss"], default="?")),
         str(param(row, *_TABLE_PARAMS["dataset"], default=row.get("experiment") or "?")),
@@ -87,9 +89,26 @@ def run_label(row: pd.Series | dict) -> str:
     seed = param(row, *SEED_PARAMS)
     if seed is not None:
         parts.append(f"seed {seed}")
+    started = _start_text(row.get("start_time"))
+    if started:
+        parts.append(started)  # runs with the same settings differ by when they ran
     run_id = str(row.get("run_id") or row.name or "")
     parts.append(run_id[:8])
     return " · ".join(parts)
+
+
+def _start_text(value: Any) -> str:
+    """``MM-DD HH:MM:SS`` (UTC) of a run's start time (a timestamp or epoch ms), or ''."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    try:
+        stamp = pd.Timestamp(value, unit="ms") if isinstance(value, int | float) else None
+        stamp = stamp if stamp is not None else pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return ""
+    if pd.isna(stamp):
+        return ""
+    return stamp.strftime("%m-%d %H:%M:%S")
 
 
 def weight_norm(row: pd.Series | dict) -> float:
@@ -250,6 +269,7 @@ def lambda_sweep_frame(runs: pd.DataFrame) -> pd.DataFrame:
             "val_accuracy",
             "test_accuracy",
             "train_accuracy",
+            "test_log_loss",
             "weight_norm",
         )
         if c in table.columns
