@@ -44,7 +44,7 @@ SPREAD_METRICS = (
     "weight_norm",
 )
 SWEEP_METRICS = ("test_accuracy", "val_accuracy", "train_accuracy", "test_log_loss")
-X_MODES = {"epoch": "epoch", "log": "log epoch", "fraction": "fraction of training"}
+X_MODES = {"epoch": "epoch", "log": "log epoch", "fraction": "fraction"}
 DEFAULT_METRICS = ["objective", "val_accuracy", "train_accuracy", "wrong_way_share"]
 
 
@@ -189,7 +189,7 @@ elif runs is not None:
         elif not keys:
             st.warning("The selected runs have no per-epoch metrics.")
         else:
-            c = st.columns([2, 2, 1, 2])
+            c = st.columns([2, 3, 1, 2])
             default = "objective" if "objective" in keys else keys[0]
             metric = c[0].selectbox("Metric", keys, index=keys.index(default), key="cr_metric")
             x_mode = c[1].segmented_control(

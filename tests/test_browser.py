@@ -337,8 +337,19 @@ def test_every_page_as_a_person_sees_it(server, page, shots):
     (grid,) = _heatmaps(sample, "st-key-signs_sample")
     assert grid["height"] >= ROW_PX * 8 + 40, grid  # 8 losses
 
+    # Compare runs: tick two rows of the table (the grid's row-marker column), see curves
+    _open(page, "Compare runs")
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.wait_for(timeout=60_000)
+    _settle(page)
+    box = grid.bounding_box()
+    for row in (0, 1):  # header 35 px, then 35 px rows; the marker column is at the left
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 * row + 17)
+        _settle(page)
+    page.get_by_text("In the MLflow UI:").wait_for(timeout=60_000)
+    compare = _look(page, shots, "05_compare_runs")
+    assert len(compare["charts"]) >= 1, compare  # the overlay of the two ticked runs
     for name, title in (
-        ("05_compare_runs", "Compare runs"),
         ("06_theory", "Theory"),
         ("07_study", "Study"),
     ):
