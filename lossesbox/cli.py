@@ -201,6 +201,35 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, lists: bool = Tru
     g.add_argument("--csv", metavar="FILE", help="train on a CSV file instead")
     g.add_argument("--target", metavar="COL", help="label column of --csv (default: inferred)")
     g.add_argument(
+        "--drop",
+        type=_list_of(str, what="column"),
+        default=None,
+        metavar="COLS",
+        help="comma list of --csv columns to leave out (IDs, leaks)",
+    )
+    g.add_argument(
+        "--impute",
+        choices=["median", "mean", "most_frequent", "none"],
+        default="median",
+        help="fill gaps in --csv numeric columns (text: most frequent); 'none' refuses gaps "
+        "(default: %(default)s)",
+    )
+    g.add_argument(
+        "--categorical",
+        choices=["onehot", "error"],
+        default="onehot",
+        help="text/boolean --csv columns: one-hot encode them, or refuse them (default: "
+        "%(default)s)",
+    )
+    g.add_argument(
+        "--max-categories",
+        type=_one(int, minimum=2, what="--max-categories"),
+        default=50,
+        metavar="N",
+        help="text columns with more distinct values are left out as ID-like (default: "
+        "%(default)s)",
+    )
+    g.add_argument(
         "--no-standardize",
         dest="standardize",
         action="store_false",
@@ -378,9 +407,18 @@ def configs_from_args(args: argparse.Namespace) -> list:
         if not os.path.isfile(args.csv):
             _fail(f"CSV file not found: {args.csv}")
         datasets = ["csv"]
+        table_options = {
+            "drop": list(args.drop or []),
+            "impute": args.impute,
+            "categorical": args.categorical,
+            "max_categories": args.max_categories,
+        }
     else:
         if args.target is not None:
             _fail("--target needs --csv FILE")
+        if args.drop:
+            _fail("--drop needs --csv FILE")
+        table_options = {}
         datasets = args.datasets or ["iris"]
         from .datasets import DATASETS
 
@@ -419,6 +457,7 @@ def configs_from_args(args: argparse.Namespace) -> list:
             hidden=hidden,
             activation=activation,
             dataset=dataset,
+            dataset_options=dict(table_options),
             csv_path=args.csv,
             target=args.target,
             loss=loss,
@@ -490,6 +529,8 @@ def run_train(args: argparse.Namespace) -> int:
             _fail(f"train takes one --{option}; got {len(values)} (use sweep for a grid)")
     (config,) = configs_from_args(args)
     dataset = _load_dataset_or_fail(config)
+    if dataset.preprocessing_summary():
+        print(f"{dataset.name}: what is done to the table\n{dataset.preprocessing_summary()}")
 
     from tqdm.auto import tqdm
 

@@ -308,16 +308,23 @@ def load_config_dataset(config: TrainConfig) -> Dataset:
     return load_dataset(config.dataset, **config.dataset_options)
 
 
-def build_pipeline(config: TrainConfig):
+def build_pipeline(config: TrainConfig, dataset: Dataset | None = None):
     """``Pipeline([("scaler", StandardScaler()), ("clf", LinearSoftmaxClassifier(...))])``,
-    without the scaler when ``config.standardize`` is False."""
+    without the scaler when ``config.standardize`` is False.
+
+    For a user table (``dataset.plan`` set) the first step is ``("preprocess",
+    dataset.preprocessor(config.standardize))`` instead: impute, one-hot encode, scale the
+    numeric columns; the pipeline then takes the table's named columns.
+    """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
     from .models import LinearSoftmaxClassifier, MLPSoftmaxClassifier
 
-    steps = []
-    if config.standardize:
+    steps: list = []
+    if dataset is not None and getattr(dataset, "plan", None) is not None:
+        steps.append(("preprocess", dataset.preprocessor(standardize=config.standardize)))
+    elif config.standardize:
         steps.append(("scaler", StandardScaler()))
     model = MLPSoftmaxClassifier if config.model == "mlp" else LinearSoftmaxClassifier
     steps.append(("clf", model(**config.estimator_params())))
@@ -349,6 +356,9 @@ def _params(config: TrainConfig, dataset: Dataset, n_train: int, n_test: int) ->
         class_counts=",".join(f"{k}:{v}" for k, v in dataset.class_counts().items()),
         description=dataset.description[:500],
     )
+    plan = getattr(dataset, "plan", None)
+    if plan is not None:
+        params.update(plan.params())
     options = dict(getattr(dataset, "options", None) or config.dataset_options or {})
     if config.csv_path is not None:
         options.setdefault("file", os.path.basename(config.csv_path))
@@ -403,20 +413,26 @@ def _chart_files(history: pd.DataFrame, class_names) -> dict[str, str]:
     return files
 
 
-def _model_for_logging(pipeline):
+def _model_for_logging(pipeline, dataset: Dataset | None = None):
     """The fitted pipeline as logged: the classifier's ``history_`` is left out.
 
     The history is the run's ``history.csv`` and metrics; serialized inside the model
     it would be ~6 MB of skops JSON for 200 digits epochs (≈1 s to write and check).
-    Everything ``predict``/``predict_proba``/``scores`` use is kept.
+    Everything ``predict``/``predict_proba``/``scores`` use is kept. For a user table
+    the copy's ``classes_`` are the table's labels (``dataset.labels``) instead of the
+    codes 0..K-1, so the logged model predicts ``"Adelie"``, not ``0``; the class order,
+    and so ``predict_proba``'s columns, are unchanged.
     """
     import copy
 
+    import numpy as np
     from sklearn.pipeline import Pipeline
 
     name, clf = pipeline.steps[-1]
     lean = copy.copy(clf)
     lean.history_ = []
+    if dataset is not None and getattr(dataset, "frame", None) is not None:
+        lean.classes_ = np.asarray(dataset.labels)
     return Pipeline([*pipeline.steps[:-1], (name, lean)])
 
 
@@ -447,13 +463,15 @@ def run_experiment(
     X_train, X_test, y_train, y_test = dataset.split(
         test_size=config.test_size, random_state=config.seed
     )
-    pipeline = build_pipeline(config)
+    pipeline = build_pipeline(config, dataset)
     experiment = experiment or dataset.name
     uri = resolve_tracking_uri(tracking_uri) if track else None
 
     run = None
     if track:
         run_tags = {"dataset": dataset.name, "loss": config.loss, **(tags or {})}
+        if getattr(dataset, "plan", None) is not None:
+            run_tags["preprocessing"] = dataset.preprocessing_summary()[:5000]
         run = TrackedRun(
             experiment,
             tracking_uri=uri,
@@ -501,7 +519,7 @@ def run_experiment(
             run.set_tags({"fit_status": status, "fit_message": estimator.stop_reason_})
             run.log_artifacts(files)
             run.log_model(
-                _model_for_logging(pipeline),
+                _model_for_logging(pipeline, dataset),
                 X_test[:5],
                 metadata={
                     "class_names": list(dataset.class_names),

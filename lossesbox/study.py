@@ -566,7 +566,6 @@ def _run_reference(
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import log_loss
-    from sklearn.preprocessing import StandardScaler
 
     from .diagnostics import gradient_signs
 
@@ -583,9 +582,10 @@ def _run_reference(
         X_train, X_test, y_train, y_test = dataset.split(
             test_size=config.test_size, random_state=seed
         )
-        if config.standardize:
-            scaler = StandardScaler().fit(X_train)
-            X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        prep = dataset.preprocessor(standardize=config.standardize)  # a table: impute, encode
+        if prep is not None:
+            prep.fit(X_train)
+            X_train, X_test = prep.transform(X_train), prep.transform(X_test)
         K = dataset.n_classes
         model = _reference_lr(lam, X_train.shape[0], K, config.max_epochs, config.tol)
         t0 = time.perf_counter()

@@ -62,6 +62,9 @@ def test_dataset_options_builtin_and_csv():
         "target": None,
         "delimiter": None,
         "drop": [],
+        "impute": "median",
+        "categorical": "onehot",
+        "max_categories": 50,
         "max_bytes": 50_000_000,
         "max_columns": 10_000,
     }
@@ -420,7 +423,15 @@ def test_csv_from_path_str_and_pathlib(tmp_path):
             "(class balance: balanced, 2 per class)."
         )
         # no absolute path in what gets logged
-        assert ds.options == {"file": "data.csv", "target": "label", "delimiter": ",", "drop": []}
+        assert ds.options == {
+            "file": "data.csv",
+            "target": "label",
+            "delimiter": ",",
+            "drop": [],
+            "impute": "median",
+            "categorical": "onehot",
+            "max_categories": 50,
+        }
         assert str(tmp_path) not in repr(ds.summary())
 
 
@@ -497,8 +508,12 @@ def test_csv_bom_crlf_quotes_spaces_bools():
         b'1, 2 ,True,"red, dark"\r\n3,4,False,blue\r\n5, 6,True,"red, dark"\r\n7,8,False,blue\r\n'
     )
     ds = load_csv(io.BytesIO(text))
-    assert ds.feature_names == ["a", "b", "flag"]
-    np.testing.assert_array_equal(ds.X, [[1, 2, 1], [3, 4, 0], [5, 6, 1], [7, 8, 0]])
+    # booleans are categories: one-hot encoded (X, a view of the table) ...
+    assert ds.feature_names == ["a", "b", "flag_False", "flag_True"]
+    np.testing.assert_array_equal(ds.X, [[1, 2, 0, 1], [3, 4, 1, 0], [5, 6, 0, 1], [7, 8, 1, 0]])
+    # ... and the model's input table keeps the column, as text
+    assert list(ds.frame.columns) == ["a", "b", "flag"]
+    assert ds.frame["flag"].tolist() == ["True", "False", "True", "False"]
     assert ds.class_names == ["blue", "red, dark"]
 
 
@@ -520,17 +535,23 @@ def test_csv_target_words_like_none_and_na_are_class_names(target):
     assert ds.class_names == ["NA", "None", "mild", "null"]
     np.testing.assert_array_equal(ds.y, [1, 0, 3, 1, 0, 3, 2, 2])
     assert read_csv_preview(io.StringIO(text), n=2)["status"].tolist() == ["None", "NA"]
-    # in feature columns the markers still mean "missing"
+    # in feature columns the markers still mean "missing": imputed, or refused on request
+    gap = text.replace("\n3,null", "\nNA,null")
+    assert load_csv(io.StringIO(gap), target=target).frame["f"].isna().sum() == 1
     with pytest.raises(ValueError, match=r"NaN/inf\) in feature column\(s\) 'f' \(1 row\)"):
-        load_csv(io.StringIO(text.replace("\n3,null", "\nNA,null")), target=target)
+        load_csv(io.StringIO(gap), target=target, impute="none")
 
 
 def test_csv_na_in_a_numeric_target_is_missing():
     text = "f,label\n1,0\n2,1\n3,NA\n4,0\n5,1\n"
     with pytest.raises(ValueError, match=r"'label' has 1 missing value\(s\) \(data row 3\)"):
-        load_csv(io.StringIO(text))
+        load_csv(io.StringIO(text), impute="none")
     ds = load_csv(io.StringIO(text.replace("3,NA\n", "")))
     assert ds.class_names == ["0", "1"]
+    # by default the row without a label is dropped, and the summary says so
+    ds = load_csv(io.StringIO(text))
+    assert ds.n_samples == 4 and ds.frame["f"].tolist() == [1.0, 2.0, 4.0, 5.0]
+    assert "dropped 1 row(s) without a target value (data row 3)" in ds.preprocessing_summary()
 
 
 def test_infer_target_column():
@@ -595,33 +616,14 @@ def test_csv_dataset_splits_stratified():
         ),
         (b"a,label\n1,0.5\n2,0.7\n3,0.9\n4,1.1\n", None, r"looks continuous"),
         (b"label,a\nu1,1\nu2,2\nu3,3\nu1,4\n", "label", r"is 'label' an ID column"),
-        (
-            b"a,color,city,label\n1,red,NY,x\n3,blue,LA,y\n1,red,NY,x\n3,blue,LA,y\n",
-            None,
-            r"2 non-numeric feature column\(s\) in the file: 'color' \(e\.g\. 'red' in data "
-            r"row 1\), 'city' .*drop these columns .*or encode them",
-        ),
-        (
-            b"a,b,label\n1,2,x\n3,?,y\n1,2,x\n3,4,y\n",  # mostly numbers, one stray string
-            None,
-            r"non-numeric feature column\(s\) in the file: 'b' \(e\.g\. '\?' in data row 2\)",
-        ),
-        (
-            b"a,b,label\n1,,x\n3,4,y\n1,2,x\nnan,4,y\n",
-            None,
-            r"missing or infinite values \(NaN/inf\) in feature column\(s\) 'a' \(1 row\), "
-            r"'b' \(1 row\): 2 of 4 rows affected \(data rows 1, 4\); drop those rows or impute",
-        ),
         (b"a,b,label\n1,inf,x\n3,-inf,y\n1,2,x\n3,4,y\n", None, r"'b' \(2 rows\)"),
         (b"a,b,label\n1,1e999,x\n3,4,y\n1,2,x\n3,4,y\n", None, r"NaN/inf.*'b' \(1 row\)"),
-        (
-            b"a,b,label\n1,2,\n3,4,y\n1,2,x\n3,4,y\n",
-            None,
-            r"target column 'label' has 1 missing value\(s\) \(data row 1\)",
-        ),
         (b"a,b,a,label\n1,2,3,x\n3,4,5,y\n", None, r"duplicated column names: 'a'"),
         (b" a ,a,label\n1,2,x\n3,4,y\n", None, r"duplicated column names: 'a'"),
-        (b",a,label\n0,1,x\n1,2,y\n", None, r"column\(s\) 1 have an empty header name"),
+        (b"a,,label\n0,1,x\n1,2,y\n", None, r"column\(s\) 2 have an empty header name"),
+        # a leading unnamed column is dropped only if it holds a row index
+        (b",a,label\nu,1,x\nv,2,y\n", None, r"column\(s\) 1 have an empty header name"),
+        (b",a,label\n1.5,1,x\n2.5,2,y\n", None, r"column\(s\) 1 have an empty header name"),
         (b"label\nx\ny\nx\ny\n", None, r"no feature columns besides the target 'label'"),
         (b"a,b,label\n1,2,x\n3,4,y\n5,6,x,9\n", None, r"Expected 3 fields in line 4, saw 4"),
         (b"a,b,label\n1,2,x,9\n3,4,y\n", None, r"a data row has more fields than the header"),
@@ -640,6 +642,46 @@ def test_csv_dataset_splits_stratified():
 def test_bad_csv_raises_specific_error(content, target, match):
     with pytest.raises(ValueError, match=match):
         load_csv(io.BytesIO(content), target=target)
+
+
+@pytest.mark.parametrize(
+    ("content", "options", "match"),
+    [
+        (
+            b"a,color,city,label\n1,red,NY,x\n3,blue,LA,y\n1,red,NY,x\n3,blue,LA,y\n",
+            {"categorical": "error"},
+            r"2 non-numeric feature column\(s\) in the file: 'color' \(e\.g\. 'red' in data "
+            r"row 1\), 'city' .*drop these columns .*--categorical onehot to encode them",
+        ),
+        (
+            b"a,b,label\n1,2,x\n3,?,y\n1,2,x\n3,4,y\n",  # mostly numbers, one stray string
+            {"categorical": "error"},
+            r"non-numeric feature column\(s\) in the file: 'b' \(e\.g\. '\?' in data row 2\)",
+        ),
+        (
+            b"a,b,label\n1,,x\n3,4,y\n1,2,x\nnan,4,y\n",
+            {"impute": "none"},
+            r"missing or infinite values \(NaN/inf\) in feature column\(s\) 'a' \(1 row\), "
+            r"'b' \(1 row\): 2 of 4 rows affected \(data rows 1, 4\); drop those rows, or impute",
+        ),
+        (
+            b"a,s,label\n1,u,x\n3,,y\n1,v,x\n3,u,y\n",
+            {"impute": "none"},
+            r"NaN/inf\) in feature column\(s\) 's' \(1 row\): 1 of 4 rows affected \(data row 2\)",
+        ),
+        (
+            b"a,b,label\n1,2,\n3,4,y\n1,2,x\n3,4,y\n",
+            {"impute": "none"},
+            r"target column 'label' has 1 missing value\(s\) \(data row 1\)",
+        ),
+        (b"a,b,label\n1,2,x\n3,4,y\n", {"impute": "zero"}, r"impute must be one of median"),
+        (b"a,b,label\n1,2,x\n3,4,y\n", {"categorical": "x"}, r"categorical must be one of"),
+        (b"a,b,label\n1,2,x\n3,4,y\n", {"max_categories": 1}, r"max_categories must be"),
+    ],
+)
+def test_strict_options_refuse_text_and_gaps(content, options, match):
+    with pytest.raises(ValueError, match=match):
+        load_csv(io.BytesIO(content), **options)
 
 
 def test_bad_csv_from_path_names_the_file(tmp_path):
@@ -683,7 +725,13 @@ def test_string_formulas_stay_strings():
     # spreadsheet formulas and Python expressions are data, never evaluated
     text = "a,label\n=1+1,x\n__import__('os'),y\n=2+2,x\n3,y\n"
     with pytest.raises(ValueError, match=r"non-numeric feature column\(s\) in the file: 'a'"):
-        load_csv(io.StringIO(text))
+        load_csv(io.StringIO(text), categorical="error")
+    assert load_csv(io.StringIO(text)).frame["a"].tolist() == [
+        "=1+1",
+        "__import__('os')",
+        "=2+2",
+        "3",
+    ]
     ds = load_csv(io.StringIO("a,label\n1,=1+1\n2,__import__('os')\n3,=1+1\n4,__import__('os')\n"))
     assert ds.class_names == ["=1+1", "__import__('os')"]
 

@@ -108,8 +108,8 @@ def test_one_bad_cell_is_reported_with_its_column_and_row(table, data):
     text = frame.astype({column: object})
     text.loc[row, column] = token
     content = text.to_csv(index=False, sep=sep, float_format="%.17g", lineterminator="\n")
-    with pytest.raises(ValueError) as excinfo:
-        load_csv(io.StringIO(content))
+    with pytest.raises(ValueError) as excinfo:  # strict: no imputing, no encoding
+        load_csv(io.StringIO(content), impute="none", categorical="error")
     message = str(excinfo.value)
     if token in _MISSING_TOKENS:
         assert (

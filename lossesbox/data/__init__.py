@@ -49,9 +49,18 @@ Layout: :mod:`.dataset` (the container), :mod:`.builtin`, :mod:`.generated`,
 
 from __future__ import annotations
 
-from .csvfile import MAX_BYTES, MAX_COLUMNS, infer_target_column, load_csv, read_csv_preview
+from .csvfile import (
+    MAX_BYTES,
+    MAX_COLUMNS,
+    TargetChoice,
+    describe_target,
+    infer_target_column,
+    load_csv,
+    read_csv_preview,
+)
 from .dataset import Dataset
 from .generated import make_spiral, make_xor
+from .preprocessing import TablePlan
 from .registry import BUILTIN, DATASETS, GENERATED, dataset_options, load_dataset
 
 __all__ = [
@@ -61,7 +70,10 @@ __all__ = [
     "MAX_BYTES",
     "MAX_COLUMNS",
     "Dataset",
+    "TablePlan",
+    "TargetChoice",
     "dataset_options",
+    "describe_target",
     "infer_target_column",
     "load_csv",
     "load_dataset",

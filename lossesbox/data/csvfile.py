@@ -18,17 +18,27 @@ import stat
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .dataset import Dataset, _describe
+from .preprocessing import DEFAULT_MAX_CATEGORIES, check_options, plan_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MAX_BYTES", "MAX_COLUMNS", "infer_target_column", "load_csv", "read_csv_preview"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_COLUMNS",
+    "TargetChoice",
+    "describe_target",
+    "infer_target_column",
+    "load_csv",
+    "read_csv_preview",
+]
 
 #: Default size limit of a CSV file, in bytes.
 MAX_BYTES = 50_000_000
@@ -320,12 +330,9 @@ def _parse_frame(
             "(max_columns); select fewer columns or raise max_columns"
         )
     empty = [i + 1 for i, n in enumerate(names) if not n]
-    if empty:
-        raise ValueError(
-            f"{label}: column(s) {_head(empty)} have an empty header name; name every "
-            "column (an unnamed first column is often a saved row index: drop it, or "
-            "save with index=False)"
-        )
+    # a leading unnamed column is dropped below if it holds a saved row index
+    if empty and empty != [1]:
+        raise _empty_names(label, empty)
     dupes = [n for n, c in Counter(names).items() if c > 1]
     if dupes:
         raise ValueError(
@@ -366,7 +373,30 @@ def _parse_frame(
         ) from None
     if df.shape[1] == len(names):
         df.columns = names
+    if empty:
+        if not _is_row_index(df.iloc[:, 0]):
+            raise _empty_names(label, empty)
+        df = df.iloc[:, 1:]
+        df.attrs["index_dropped"] = True
     return df, sep, label
+
+
+def _empty_names(label: str, empty: list[int]) -> ValueError:
+    return ValueError(
+        f"{label}: column(s) {_head(empty)} have an empty header name; name every "
+        "column (an unnamed first column is dropped only when it holds a saved row index: "
+        "distinct whole numbers)"
+    )
+
+
+def _is_row_index(col: pd.Series) -> bool:
+    """A column as ``DataFrame.to_csv`` (index=True) or R's ``write.csv`` writes the row
+    index: distinct whole numbers, none missing."""
+    import pandas as pd
+
+    if not pd.api.types.is_integer_dtype(col):
+        return False
+    return bool(col.notna().all() and col.is_unique)
 
 
 def infer_target_column(df: pd.DataFrame | Sequence[str]) -> str:
@@ -417,26 +447,6 @@ def _label_str(value: Any) -> str:
     return str(value)
 
 
-def _is_numeric(dtype: Any) -> bool:
-    import pandas as pd
-
-    return (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)) and not (
-        pd.api.types.is_complex_dtype(dtype)
-    )
-
-
-def _to_numeric_feature(col: pd.Series, sep: str) -> pd.Series | None:
-    """A non-numeric column as float64 numbers, or None if some value is not a number."""
-    import pandas as pd
-
-    if sep == ";":  # decimal commas: "1,5" means 1.5 in semicolon-separated files
-        as_str = col.astype("string").str.strip().str.replace(",", ".", regex=False)
-        converted = pd.to_numeric(as_str, errors="coerce")
-        if (converted.notna() == col.notna()).all():
-            return converted.astype(np.float64)
-    return None
-
-
 def _target_values(t: pd.Series) -> pd.Series:
     """The target column with its missing cells as NaN.
 
@@ -458,12 +468,67 @@ def _target_values(t: pd.Series) -> pd.Series:
     return t
 
 
+@dataclass(frozen=True)
+class TargetChoice:
+    """The column to predict, why it was chosen, and a warning when the choice looks wrong."""
+
+    column: str
+    reason: str
+    warning: str | None = None
+
+
+#: A text column with at most this many distinct values looks like labels.
+_FEW_LABELS = 20
+
+
+def describe_target(df: pd.DataFrame, target: str | None = None) -> TargetChoice:
+    """The target column of ``df`` and why: ``target`` if given, else
+    :func:`infer_target_column`. When the default rule picks a numeric column while a
+    text column with few distinct values (2 to 20) exists, ``warning`` says so and
+    suggests ``--target``."""
+    import pandas as pd
+
+    columns = [str(c) for c in df.columns]
+    if target is not None:
+        return TargetChoice(str(target), f"target {target!r}: chosen by you (--target)")
+    column = infer_target_column(columns)
+    if column.strip().lower() in ("target", "label", "labels", "class"):
+        reason = f"target {column!r}: the column named {column.strip().lower()!r}"
+    else:
+        reason = (
+            f"target {column!r}: the last column (no column is named target, label, "
+            "labels or class; choose another with --target)"
+        )
+    values = _target_values(df[column])
+    warning = None
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        texts = []
+        for c in columns:
+            col = df[c]
+            if c == column or pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+                continue
+            n = int(col.nunique(dropna=True))
+            if 2 <= n <= _FEW_LABELS:
+                texts.append((c, n))
+        if texts:
+            shown = ", ".join(f"{c!r} ({n} values)" for c, n in texts[:3])
+            warning = (
+                f"the default target {column!r} is a numeric column, but the text column(s) "
+                f"{shown} look like labels: to predict {texts[0][0]!r}, use --target "
+                f"{texts[0][0]} (on the Train page: the Target column box)"
+            )
+    return TargetChoice(column, reason, warning)
+
+
 def load_csv(
     path: Any,
     target: str | None = None,
     *,
     delimiter: str | None = None,
     drop: Sequence[str] = (),
+    impute: str = "median",
+    categorical: str = "onehot",
+    max_categories: int = DEFAULT_MAX_CATEGORIES,
     max_bytes: int = MAX_BYTES,
     max_columns: int = MAX_COLUMNS,
 ) -> Dataset:
@@ -471,18 +536,30 @@ def load_csv(
 
     A valid CSV is UTF-8 text of at most ``max_bytes`` bytes (default 50 MB) with a
     header line of unique, non-empty column names (at most ``max_columns``, default
-    10,000), separated by commas, semicolons or tabs (sniffed unless ``delimiter`` is
-    given), then at least two data rows. One column is the ``target`` (default:
-    :func:`infer_target_column`); its values, strings or numbers, are the class labels:
-    at least 2 classes, each with at least 2 rows, none missing. ``class_names`` are the
-    labels sorted (numerically for a numeric column), ``y`` their codes. Every other
-    column not in ``drop`` is a feature and must be numeric (booleans count as 0/1; in a
-    semicolon file, decimal commas like ``1,5`` are accepted), with no missing or
-    infinite values. Anything else raises a ``ValueError`` that names the problem.
+    10,000; a leading unnamed column holding a saved row index is dropped), separated by
+    commas, semicolons or tabs (sniffed unless ``delimiter`` is given), then at least two
+    data rows. One column is the ``target`` (default: :func:`infer_target_column`, see
+    :func:`describe_target`); its values, strings or numbers, are the class labels: at
+    least 2 classes, each with at least 2 rows. Rows without a target value are dropped
+    (refused with ``impute="none"``). ``class_names`` are the labels sorted (numerically
+    for a numeric column), ``y`` their codes.
+
+    Every other column not in ``drop`` is a feature, prepared as
+    :mod:`lossesbox.data.preprocessing` describes (``impute``, ``categorical``,
+    ``max_categories``): numbers are imputed and scaled, text and booleans one-hot
+    encoded, ID-like text left out. The returned :class:`Dataset` keeps the model's
+    input table as ``frame`` and offers the unfitted ``preprocessor()``; ``X`` is the
+    table itself when it is all numbers without gaps, else a numeric view of it (encoder
+    and imputer fitted on all rows: for looking at; training fits its own preprocessor on
+    the training split). ``plan.notes`` lists every action. Anything the options refuse
+    raises a ``ValueError`` that names the problem.
     """
+    import pandas as pd
+
     if isinstance(drop, str):
         drop = [drop]
     drop = [str(d).strip() for d in drop]
+    max_categories = check_options(impute, categorical, max_categories)
     df, sep, label = _parse_frame(
         path,
         delimiter=delimiter,
@@ -491,13 +568,16 @@ def load_csv(
         text_column=None if target is None else str(target).strip(),
         infer_text_column=target is None,
     )
+    notes: list[str] = []
+    if df.attrs.get("index_dropped"):
+        notes.append("dropped the leading unnamed column: a saved row index")
     columns = [str(c) for c in df.columns]
     if len(df) == 0:
         raise ValueError(
             f"{label} has a header but no data rows; add at least 2 rows (2 per class)"
         )
-    target = infer_target_column(columns) if target is None else str(target).strip()
-    if target not in columns:
+    target = None if target is None else str(target).strip()
+    if target is not None and target not in columns:
         raise ValueError(
             f"target column {target!r} not found in {label}; available columns: "
             f"{_head(columns, 20)}"
@@ -508,13 +588,20 @@ def load_csv(
             f"drop: column(s) {_head(unknown_drop)} not found in {label}; available "
             f"columns: {_head(columns, 20)}"
         )
+    choice = describe_target(df, target)
+    target = choice.column
+    notes.insert(0, choice.reason)
+    if choice.warning:
+        notes.insert(1, "warning: " + choice.warning)
     if target in drop:
         raise ValueError(f"drop: the target column {target!r} cannot be dropped")
+    if drop:
+        notes.append(f"dropped column(s) {_head(drop, 10)} (drop / --drop)")
     features = [c for c in columns if c != target and c not in drop]
     if not features:
         raise ValueError(
             f"{label} has no feature columns besides the target {target!r}; a dataset "
-            "needs at least one numeric feature column"
+            "needs at least one feature column"
         )
     if len(df) < 2:
         raise ValueError(f"{label} has only 1 data row; a dataset needs at least 2 rows per class")
@@ -523,12 +610,15 @@ def load_csv(
     t = _target_values(df[target])
     missing = t.isna().to_numpy()
     if missing.any():
-        raise ValueError(
-            f"target column {target!r} has {int(missing.sum())} missing value(s) "
-            f"({_rows(missing)}); drop those rows or fill in their labels"
+        if impute == "none" or missing.all():
+            raise ValueError(
+                f"target column {target!r} has {int(missing.sum())} missing value(s) "
+                f"({_rows(missing)}); drop those rows or fill in their labels"
+            )
+        notes.append(
+            f"dropped {int(missing.sum())} row(s) without a target value ({_rows(missing)})"
         )
-    import pandas as pd
-
+        df, t = df[~missing], t[~missing]
     numeric_target = pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)
     values = t.to_numpy() if numeric_target else t.astype(str).str.strip().to_numpy()
     uniques, y = np.unique(values, return_inverse=True)
@@ -558,55 +648,46 @@ def load_csv(
             f"train/test split.{hint}"
         )
 
-    # ---- features -> float64
-    # numeric columns (the common case) are converted in one go, by dtype
-    frame = df[features]
-    converted: dict[str, pd.Series] = {}
-    bad: list[str] = []
-    for c, dtype in zip(features, frame.dtypes, strict=True):
-        if _is_numeric(dtype):
-            continue
-        col = _to_numeric_feature(frame[c], sep)
-        if col is None:
-            coerced = pd.to_numeric(frame[c], errors="coerce")
-            offending = (coerced.isna() & frame[c].notna()).to_numpy()
-            i = int(np.flatnonzero(offending)[0]) if offending.any() else 0
-            bad.append(f"{c!r} (e.g. {str(frame[c].iloc[i])!r} in data row {i + 1})")
-        else:
-            converted[c] = col
-    if bad:
-        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        raise ValueError(
-            f"{len(bad)} non-numeric feature column(s) in {label}: {shown}; features must "
-            "be numbers: drop these columns (drop=[...]) or encode them as numbers "
-            "(e.g. one-hot) first"
-        )
-    if converted:
-        frame = frame.assign(**converted)
-    X = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
-    finite = np.isfinite(X)
-    if not finite.all():
-        per_col = (~finite).sum(axis=0)
-        cols = [
-            f"{features[j]!r} ({int(per_col[j])} row{'s' if per_col[j] > 1 else ''})"
-            for j in np.flatnonzero(per_col)
-        ]
-        shown = ", ".join(cols[:5]) + (f" and {len(cols) - 5} more" if len(cols) > 5 else "")
-        bad_rows = ~finite.all(axis=1)
-        raise ValueError(
-            f"missing or infinite values (NaN/inf) in feature column(s) {shown}: "
-            f"{int(bad_rows.sum())} of {len(df)} rows affected ({_rows(bad_rows)}); "
-            "drop those rows or impute the values first"
-        )
+    # ---- features: what each column becomes (scikit-learn does the work at fit time)
+    plan, frame = plan_table(
+        df,
+        features,
+        impute=impute,
+        categorical=categorical,
+        max_categories=max_categories,
+        delimiter=sep,
+        label=label,
+    )
+    frame = frame.reset_index(drop=True)
+    plan.notes[:0] = notes
+    if plan.needs_fitting:
+        pre = plan.preprocessor(standardize=False)
+        X = pre.fit_transform(frame)
+        feature_names = [str(f) for f in pre.get_feature_names_out()]
+    else:
+        X = frame.to_numpy(dtype=np.float64)
+        feature_names = list(plan.numeric)
     name = f"csv:{label}" if label != _UNNAMED else "csv"
-    options = {"file": label, "target": target, "delimiter": sep, "drop": list(drop)}
+    options = {
+        "file": label,
+        "target": target,
+        "delimiter": sep,
+        "drop": list(drop),
+        "impute": impute,
+        "categorical": categorical,
+        "max_categories": max_categories,
+    }
+    class_labels = uniques.tolist() if numeric_target else list(class_names)
     ds = Dataset(
-        X=X,
+        X=np.ascontiguousarray(X, dtype=np.float64),
         y=y.astype(np.int64),
-        feature_names=features,
+        feature_names=feature_names,
         class_names=class_names,
         name=name,
         options=options,
+        frame=frame,
+        plan=plan,
+        class_labels=class_labels,
     )
     ds.description = _describe(f"{name} (target {target!r})", ds.y, ds.n_features, class_names)
     return ds

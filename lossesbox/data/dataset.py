@@ -15,9 +15,17 @@ __all__ = ["Dataset"]
 class Dataset:
     """A classification dataset: features ``X (N, D)``, integer labels ``y`` in ``0..K-1``.
 
-    ``class_names[k]`` is the original label of code ``k``. ``options`` records the
-    options that produced the data (defaults filled in; for a CSV the file's base name,
-    never a full path), so a run can be reproduced.
+    ``class_names[k]`` is the original label of code ``k`` as text; ``class_labels[k]``
+    the label as the file had it (numbers stay numbers; ``None`` = the class names).
+    ``options`` records the options that produced the data (defaults filled in; for a CSV
+    the file's base name, never a full path), so a run can be reproduced.
+
+    A user table (CSV) also keeps ``frame``, the model's input table (named columns,
+    numbers as float64 with NaN for gaps, text as text), and ``plan``, the
+    :class:`~lossesbox.data.preprocessing.TablePlan` saying what happens to each column;
+    :meth:`preprocessor` gives the unfitted scikit-learn preprocessing and :meth:`split`
+    splits ``frame``, so preprocessing is fitted on the training split only. Built-in
+    and generated data have ``frame = None``: ``X`` is what the model takes.
     """
 
     X: np.ndarray
@@ -27,6 +35,9 @@ class Dataset:
     description: str = ""
     name: str = "dataset"
     options: dict[str, Any] = field(default_factory=dict)
+    frame: Any = None
+    plan: Any = None
+    class_labels: list[Any] | None = None
 
     def __post_init__(self) -> None:
         X = np.ascontiguousarray(self.X, dtype=np.float64)
@@ -48,6 +59,10 @@ class Dataset:
             raise ValueError(
                 f"{len(self.feature_names)} feature names for {X.shape[1]} feature columns"
             )
+        if self.frame is not None and len(self.frame) != X.shape[0]:
+            raise ValueError(f"frame has {len(self.frame)} rows for {X.shape[0]} samples")
+        if self.class_labels is not None and len(self.class_labels) != K:
+            raise ValueError(f"{len(self.class_labels)} class labels for {K} classes")
         self.X = X
         self.y = y
         self.feature_names = [str(f) for f in self.feature_names]
@@ -82,21 +97,47 @@ class Dataset:
             "class_counts": self.class_counts(),
         }
 
+    @property
+    def labels(self) -> list[Any]:
+        """The original label of each class code (``class_labels``, else ``class_names``)."""
+        return list(self.class_labels if self.class_labels is not None else self.class_names)
+
+    def preprocessor(self, standardize: bool = True) -> Any:
+        """The unfitted scikit-learn step in front of the classifier, or ``None``.
+
+        A user table: its ``ColumnTransformer`` (impute, one-hot, scale numeric columns
+        when ``standardize``). Other data: ``StandardScaler()`` when ``standardize``,
+        else ``None`` (nothing to do).
+        """
+        if self.plan is not None:
+            return self.plan.preprocessor(standardize=standardize)
+        if standardize:
+            from sklearn.preprocessing import StandardScaler
+
+            return StandardScaler()
+        return None
+
+    def preprocessing_summary(self) -> str:
+        """What was done to the data, one action per line ('' for built-in data)."""
+        return self.plan.summary() if self.plan is not None else ""
+
     def split(
         self, test_size: float | int = 0.25, random_state: int | None = 0
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[Any, Any, np.ndarray, np.ndarray]:
         """Stratified train/test split: ``(X_train, X_test, y_train, y_test)``.
 
         Uses :func:`sklearn.model_selection.train_test_split` with ``stratify=y``, so
         each class keeps its share (up to rounding) in both parts. ``test_size`` is a
         fraction in (0, 1) or a number of samples; the test part needs at least one
-        sample per class.
+        sample per class. For a user table the X parts are rows of ``frame``
+        (DataFrames, the same rows a split of ``X`` would give).
         """
         from sklearn.model_selection import train_test_split
 
+        data = self.X if self.frame is None else self.frame
         try:
             X_train, X_test, y_train, y_test = train_test_split(
-                self.X, self.y, test_size=test_size, random_state=random_state, stratify=self.y
+                data, self.y, test_size=test_size, random_state=random_state, stratify=self.y
             )
         except ValueError as exc:
             raise ValueError(

@@ -18,6 +18,7 @@ from .generated import (
     _make_spiral,
     _make_xor,
 )
+from .preprocessing import DEFAULT_MAX_CATEGORIES
 
 __all__ = ["BUILTIN", "DATASETS", "GENERATED", "dataset_options", "load_dataset"]
 
@@ -111,7 +112,15 @@ BUILTIN: frozenset[str] = frozenset({"iris", "wine", "breast_cancer", "digits"})
 GENERATED: frozenset[str] = frozenset(_SPECS) - BUILTIN
 
 _CSV_DEFAULTS: dict[str, Any] = dict(
-    path=None, target=None, delimiter=None, drop=(), max_bytes=MAX_BYTES, max_columns=MAX_COLUMNS
+    path=None,
+    target=None,
+    delimiter=None,
+    drop=(),
+    impute="median",
+    categorical="onehot",
+    max_categories=DEFAULT_MAX_CATEGORIES,
+    max_bytes=MAX_BYTES,
+    max_columns=MAX_COLUMNS,
 )
 
 
@@ -131,7 +140,8 @@ def dataset_options(name: str) -> dict[str, Any]:
     Built-in scikit-learn datasets take none (``{}``). For ``"csv"``: ``path`` (a file
     path or a file-like object), ``target`` (``None`` = :func:`infer_target_column`),
     ``delimiter`` (``None`` = sniff comma/semicolon/tab), ``drop`` (columns to ignore),
-    ``max_bytes``, ``max_columns``.
+    ``impute``, ``categorical``, ``max_categories`` (see
+    :mod:`lossesbox.data.preprocessing`), ``max_bytes``, ``max_columns``.
     """
     key = _normalize_name(name)
     defaults = _CSV_DEFAULTS if key == "csv" else _SPECS[key].defaults

@@ -279,6 +279,10 @@ class TrackedRun:
         Signature inferred from ``input_example`` and the model's predictions, skops
         format trusting exactly the lossesbox types found in the model, explicit pip
         requirements. Returns ``runs:/<run id>/<name>`` (``None`` if not logged).
+
+        A DataFrame example gives a signature of named columns, every one required (a
+        request without one is refused by name) and taking missing values (they reach
+        the model's imputer); MLflow matches request columns by name, in any order.
         """
         if not self.active:
             return None
@@ -288,6 +292,12 @@ class TrackedRun:
             from mlflow.models import infer_signature
 
             signature = infer_signature(input_example, model.predict(input_example))
+            if signature.inputs is not None and signature.inputs.has_input_names():
+                from mlflow.types import ColSpec, Schema
+
+                signature.inputs = Schema(
+                    [ColSpec(c.type, c.name, required=True) for c in signature.inputs.inputs]
+                )
             trusted = _skops_trusted_types(model)
             str_params = {str(k): _param_str(v) for k, v in (params or {}).items()}
             logged = _retry(
@@ -333,7 +343,8 @@ def _skops_trusted_types(model: Any) -> list[str]:
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    foreign = [t for t in untrusted if not t.startswith("lossesbox.")]
+    # numpy.dtype: SimpleImputer keeps the dtype it was fitted on (a plain value)
+    foreign = [t for t in untrusted if not t.startswith("lossesbox.") and t != "numpy.dtype"]
     if foreign:
         raise TypeError(
             "the model holds types skops does not trust and lossesbox will not vouch for: "
