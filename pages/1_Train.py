@@ -12,7 +12,7 @@ import pandas as pd
 
 from lossesbox import LOSSES
 from lossesbox.app.live import TrainingJob
-from lossesbox.app.results import confusion, decision_grid, ending_message
+from lossesbox.app.results import confusion, decision_grid, ending_message, has_regions
 from lossesbox.app.widgets import (
     LAST_RESULT,
     PERSIST,
@@ -109,7 +109,10 @@ else:
         st.session_state["tr_csv"] = (upload.name, upload.getvalue())
     stored = st.session_state.get("tr_csv")
     if stored is None:
-        st.info("Upload a CSV in the sidebar: numeric feature columns plus one target column.")
+        st.info(
+            "Upload a CSV in the sidebar: one target column plus feature columns (numbers, "
+            "text or booleans; gaps are filled in, text is one-hot encoded)."
+        )
     else:
         file_name, data = stored
         with friendly_errors(f"Reading {file_name}", "Fix the file and upload it again."):
@@ -126,11 +129,56 @@ else:
                 key=f"tr_target_{file_name}",
                 persist_state=PERSIST,
             )
-            with st.expander(f"Preview of {file_name}", expanded=True):
+            drop = sb.multiselect(
+                "Columns to leave out",
+                [c for c in columns if c != target],
+                key=f"tr_drop_{file_name}",
+                help="IDs, free text, or columns that give the answer away.",
+            )
+            with sb.expander("Preprocessing options"):
+                impute = st.selectbox(
+                    "Fill gaps in numeric columns with",
+                    ["median", "mean", "most_frequent", "none"],
+                    key="tr_impute",
+                    help="Text gaps take the most frequent value; 'none' refuses gaps.",
+                )
+                categorical = st.radio(
+                    "Text and boolean columns",
+                    ["onehot", "error"],
+                    format_func=lambda v: "one-hot encode" if v == "onehot" else "refuse",
+                    key="tr_categorical",
+                )
+                max_categories = st.number_input(
+                    "Leave out text columns with more distinct values than",
+                    min_value=2,
+                    value=50,
+                    step=1,
+                    key="tr_max_categories",
+                )
+            with st.expander(f"Preview of {file_name}", expanded=False):
                 st.dataframe(preview, hide_index=True)
-            dataset = load_uploaded_dataset(file_name, digest, target, data)
+            table_options = (
+                ("categorical", categorical),
+                ("drop", tuple(drop)),
+                ("impute", impute),
+                ("max_categories", int(max_categories)),
+            )
+            # the guess goes in as "no target given", so the summary says why it was chosen
+            chosen = None if target == guess else target
+            dataset = load_uploaded_dataset(file_name, digest, chosen, data, table_options)
             uploaded = True
         data_failed = dataset is None
+        if dataset is not None:
+            st.subheader(f"Columns of {file_name}")
+            st.dataframe(dataset.plan.column_table(), hide_index=True)
+            notes = dataset.plan.notes
+            for note in notes:
+                if note.startswith("warning: "):
+                    st.warning(note.removeprefix("warning: "))
+            st.markdown(
+                "**What is done to the data** (fitted on the training split only)\n\n"
+                + "\n".join(f"- {n}" for n in notes if not n.startswith("warning: "))
+            )
 
 # --- Sidebar: model and training -----------------------------------------------------------------
 sb.header("Model")
@@ -193,8 +241,13 @@ experiment = sb.text_input(
 # --- Main: data summary and the buttons --------------------------------------------------------
 if dataset is not None:
     counts = ", ".join(f"{k}: {v}" for k, v in dataset.class_counts().items())
+    shape = f"{dataset.n_features} features"
+    if dataset.frame is not None and dataset.frame.shape[1] != dataset.n_features:
+        shape = (
+            f"{dataset.frame.shape[1]} columns ({dataset.n_features} model inputs after encoding)"
+        )
     st.markdown(
-        f"**{dataset.name}** — {dataset.n_samples} samples × {dataset.n_features} features, "
+        f"**{dataset.name}** — {dataset.n_samples} samples × {shape}, "
         f"{dataset.n_classes} classes ({counts if len(counts) < 200 else 'see preview'})."
     )
 
@@ -319,7 +372,7 @@ if result is not None:
             st.altair_chart(confusion_matrix_chart(confusion(result), result.dataset.class_names))
         else:
             st.caption("Confusion matrix left out: more than 30 classes.")
-    if result.dataset.n_features == 2:
+    if has_regions(result.dataset):
         with col_dr, friendly_errors("Decision regions"):
             grid, points = decision_grid(result)
             names = result.dataset.feature_names

@@ -138,7 +138,7 @@ def test_usage_errors_are_one_line_with_exit_status_2(argv, message, capsys, tmp
 def test_bad_csv_content_is_a_usage_error(tmp_path, capsys):
     path = tmp_path / "bad.csv"
     path.write_text("a,b,label\n1,x,0\n2,y,1\n3,z,0\n4,w,1\n")
-    code = cli.main(["train", "--csv", str(path), "--target", "label"])
+    code = cli.main(["train", "--csv", str(path), "--target", "label", "--categorical", "error"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "'b'" in err  # the non-numeric column is named
@@ -223,7 +223,12 @@ def test_train_no_track_and_csv(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert out.startswith("csv:points.csv: cross_entropy, lbfgs")
+    # first what is done to the table, then the result
+    assert out.startswith(
+        "csv:points.csv: what is done to the table\n- target 'kind': chosen by you (--target)\n"
+        "- 2 numeric column(s), standardized unless --no-standardize: 'u', 'v'\n"
+        "csv:points.csv: cross_entropy, lbfgs"
+    )
     assert "not tracked (--no-track)" in out
     assert not Path(os.environ["LOSSESBOX_ARTIFACT_ROOT"], "mlflow.db").exists()
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["confusion", "decision_grid", "ending_message", "test_split"]
+__all__ = ["confusion", "decision_grid", "ending_message", "has_regions", "test_split"]
 
 
 def test_split(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -32,6 +32,15 @@ def confusion(result: Any) -> np.ndarray:
     return m
 
 
+def has_regions(dataset: Any) -> bool:
+    """Whether :func:`decision_grid` can draw the data: exactly 2 numeric inputs (a user
+    table: 2 numeric columns, nothing one-hot encoded)."""
+    if dataset.n_features != 2:
+        return False
+    plan = getattr(dataset, "plan", None)
+    return plan is None or (not plan.categorical and len(plan.numeric) == 2)
+
+
 def decision_grid(
     result: Any, n: int = 60, margin: float = 0.1
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -43,15 +52,24 @@ def decision_grid(
     by that fraction on each side. Raises ``ValueError`` unless the data has 2 features.
     """
     ds = result.dataset
-    if ds.n_features != 2:
-        raise ValueError(f"decision regions need 2 features; this dataset has {ds.n_features}")
+    if not has_regions(ds):
+        raise ValueError(
+            f"decision regions need 2 numeric features; this dataset has {ds.n_features}"
+        )
     X_train, X_test, y_train, y_test = test_split(result)
+    columns = None
+    if getattr(ds, "frame", None) is not None:  # a user table: the pipeline takes named columns
+        columns = list(ds.frame.columns)
+        X_train, X_test = (np.asarray(X, dtype=np.float64) for X in (X_train, X_test))
     lo, hi = ds.X.min(axis=0), ds.X.max(axis=0)
     pad = (hi - lo) * margin + 1e-9
     xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], n)
     ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], n)
     gx, gy = np.meshgrid(xs, ys)
-    pred = np.asarray(result.pipeline.predict(np.column_stack([gx.ravel(), gy.ravel()])))
+    cells = np.column_stack([gx.ravel(), gy.ravel()])
+    if columns is not None:
+        cells = pd.DataFrame(cells, columns=columns)
+    pred = np.asarray(result.pipeline.predict(cells))
     names = np.asarray(ds.class_names, dtype=object)
     hx, hy = (xs[1] - xs[0]) / 2, (ys[1] - ys[0]) / 2
     grid = pd.DataFrame(

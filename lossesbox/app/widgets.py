@@ -135,15 +135,22 @@ def load_builtin_dataset(name: str, options: tuple[tuple[str, Any], ...] = ()):
 
 
 @st.cache_data(show_spinner="Reading the CSV…", max_entries=8)
-def load_uploaded_dataset(file_name: str, digest: str, target: str | None, _data: bytes):
+def load_uploaded_dataset(
+    file_name: str,
+    digest: str,
+    target: str | None,
+    _data: bytes,
+    options: tuple[tuple[str, Any], ...] = (),
+):
     """An uploaded CSV, parsed in memory (nothing is written to disk), as a Dataset.
 
-    Cached by file name, content ``digest`` (:func:`upload_digest`) and target; the
-    bytes themselves are not hashed on every rerun. ``ValueError`` names the problem (no
-    numeric features, a single class, NaNs, too large, not text …)."""
+    Cached by file name, content ``digest`` (:func:`upload_digest`), target and the table
+    ``options`` (``drop``, ``impute``, ``categorical``, ``max_categories``); the bytes
+    themselves are not hashed on every rerun. ``ValueError`` names the problem (a single
+    class, infinite numbers, too large, not text …)."""
     from ..datasets import load_dataset
 
-    return load_dataset("csv", path=named_buffer(file_name, _data), target=target)
+    return load_dataset("csv", path=named_buffer(file_name, _data), target=target, **dict(options))
 
 
 def named_buffer(file_name: str, data: bytes) -> io.BytesIO:

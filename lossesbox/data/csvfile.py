@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .dataset import Dataset, _describe
-from .preprocessing import DEFAULT_MAX_CATEGORIES, check_options, plan_table
+from .preprocessing import DEFAULT_MAX_CATEGORIES, ColumnPlan, check_options, plan_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -514,8 +514,8 @@ def describe_target(df: pd.DataFrame, target: str | None = None) -> TargetChoice
             shown = ", ".join(f"{c!r} ({n} values)" for c, n in texts[:3])
             warning = (
                 f"the default target {column!r} is a numeric column, but the text column(s) "
-                f"{shown} look like labels: to predict {texts[0][0]!r}, use --target "
-                f"{texts[0][0]} (on the Train page: the Target column box)"
+                f"{shown} look like labels: to predict {texts[0][0]!r}, choose it as the "
+                f"target (--target {texts[0][0]})"
             )
     return TargetChoice(column, reason, warning)
 
@@ -660,6 +660,16 @@ def load_csv(
     )
     frame = frame.reset_index(drop=True)
     plan.notes[:0] = notes
+    # the column table also shows the target and the dropped columns, in file order
+    by_name = {c.name: c for c in plan.columns}
+    for c in drop:
+        by_name[c] = ColumnPlan(
+            c, "-", int(df[c].isna().sum()), 0, "dropped", "dropped (you chose)"
+        )
+    by_name[target] = ColumnPlan(
+        target, "target", int(missing.sum()), len(class_names), "target", "predicted (target)"
+    )
+    plan.columns = [by_name[c] for c in columns if c in by_name]
     if plan.needs_fitting:
         pre = plan.preprocessor(standardize=False)
         X = pre.fit_transform(frame)

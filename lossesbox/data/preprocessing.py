@@ -264,7 +264,7 @@ def plan_table(
                 tokens = sorted({str(v).strip() for v in col[stray]})
                 strays.append(f"{c!r}: {int(stray.sum())} ({_head(tokens, 3)})")
                 n_missing += int(stray.sum())
-            what = "scale" if n_missing == 0 else f"impute {impute}, scale"
+            what = "standardize" if n_missing == 0 else f"impute {impute}, standardize"
             if impute == "none" and n_missing:
                 what = "refused: gaps"
             columns.append(ColumnPlan(c, "numeric", n_missing, n_unique, "numeric", what))
