@@ -86,6 +86,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=900.0,
         help="longest wait for --max-load, in seconds (then go on anyway)",
     )
+    p.add_argument(
+        "--small-products",
+        choices=("one-thread", "all-threads"),
+        default="one-thread",
+        help="BLAS threads for lossesbox's small matrix products (mini-batches): the "
+        "trainer's rule (one thread below 2^25 multiply-adds, the default) or all threads "
+        "(the rule off), to measure both sides of it",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output path")
     p.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -161,6 +169,10 @@ def _clean(o):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.small_products == "all-threads":
+        from lossesbox.models import _training
+
+        _training._THREADED_MACS = 0  # every product on all of numpy's BLAS threads
     limiter = None
     if args.threads is not None:
         from threadpoolctl import threadpool_limits
@@ -185,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_start": load_average(),
         "quick": ctx.quick,
         "repeats": ctx.repeats,
+        "small_products": args.small_products,
     }
     results: dict[str, dict] = {}
     for name in args.cases:
@@ -251,7 +264,8 @@ def render(meta: dict, results: dict[str, dict]) -> str:
         f"{m['cpu']}, {m['cpu_count']} cores, {blas}; Python {m['python']}, "
         f"numpy {m['numpy']}, scipy {m['scipy']}, scikit-learn {m['sklearn']}, "
         f"torch {m.get('torch')}. Load average (1/5/15 min) at start {meta['load_start']}, "
-        f"at end {meta['load_end']}.",
+        f"at end {meta['load_end']}. Small (mini-batch) products: "
+        f"{meta.get('small_products', 'one-thread')}.",
         "",
     ]
     targets = []

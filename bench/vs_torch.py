@@ -190,12 +190,21 @@ def targets_for(rows: list[dict]) -> list[dict]:
     for label, group, key in (
         ("full-batch gd epoch ≤ PyTorch gd epoch", gd, "ratio"),
         (
-            "mini-batch epoch (with our per-epoch full-batch history) ≤ PyTorch epoch + the "
-            "same evaluation",
+            'mini-batch epoch, history="exact" (a full pass per epoch) ≤ PyTorch epoch + '
+            "the same evaluation",
             mb,
             "ratio_eval",
         ),
-        ("mini-batch epoch ≤ plain PyTorch epoch (no per-epoch evaluation)", mb, "ratio"),
+        (
+            'mini-batch epoch, history="running" ≤ plain PyTorch epoch (no evaluation)',
+            mb,
+            "ratio_running",
+        ),
+        (
+            'mini-batch epoch, history="exact" ≤ plain PyTorch epoch (for scale)',
+            mb,
+            "ratio",
+        ),
     ):
         judged = [r for r in group if r.get(key)]
         if not judged:
@@ -233,6 +242,7 @@ def _run(ctx: Context) -> list[dict]:
                     lr = LEARNING_RATE[solver]
                     ep = epochs_for(shape, solver, ctx.quick, quick_epochs=5)
                     ours, ref, ref_eval, j_ours, j_ref = [], [], [], None, None
+                    ours_run: list[float] = []
                     for r in range(ctx.repeats):
                         clock = EpochClock()
                         est = fit_ours(
@@ -251,6 +261,25 @@ def _run(ctx: Context) -> list[dict]:
                         )
                         e = clock.epoch_seconds()
                         ours.append(float(np.median(e)) if e else float("nan"))
+                        if batch is not None:  # the same fit with history="running"
+                            clock_run = EpochClock()
+                            fit_ours(
+                                X,
+                                prob.y,
+                                clock_run,
+                                loss=loss,
+                                lam=ctx.lam,
+                                solver=solver,
+                                batch_size=batch,
+                                learning_rate=lr,
+                                max_epochs=ep,
+                                tol=0.0,
+                                dtype=dtype,
+                                random_state=r,
+                                history="running",
+                            )
+                            e = clock_run.epoch_seconds()
+                            ours_run.append(float(np.median(e)) if e else float("nan"))
                         times, j_ref = torch_fit(
                             X, prob.y, prob.n_classes, loss, solver, ep, ctx.lam, lr, batch, r
                         )
@@ -285,6 +314,8 @@ def _run(ctx: Context) -> list[dict]:
                             "ratio": paired_ratio(ours, ref),
                             "torch_eval_s": summarize(ref_eval),
                             "ratio_eval": paired_ratio(ours, ref_eval) if ref_eval else None,
+                            "ours_running_s": summarize(ours_run) if ours_run else None,
+                            "ratio_running": paired_ratio(ours_run, ref) if ours_run else None,
                             "objective": {"ours": j_ours, "torch": j_ref},
                             "objective_rel_diff": abs(j_ours - j_ref) / abs(j_ref)
                             if j_ref
@@ -306,6 +337,8 @@ def markdown(rows: list[dict], threads: int) -> str:
             fmt_stats(r["torch_s"], 1e3),
             fmt_stats(r["ratio"]),
             fmt_stats(r["ratio_eval"]) if r.get("ratio_eval") else "=",
+            fmt_stats(r["ours_running_s"], 1e3) if r.get("ours_running_s") else "=",
+            fmt_stats(r["ratio_running"]) if r.get("ratio_running") else "=",
             fmt(r["objective_rel_diff"], 2),
         ]
         for r in rows
@@ -317,7 +350,9 @@ def markdown(rows: list[dict], threads: int) -> str:
         " Adam's shuffles differ, so only close). Ours records a full-batch objective,"
         " gradient norm and accuracy after every epoch (the history); plain torch does not,"
         " so *ratio vs torch+eval* compares with torch doing that same evaluation (for gd"
-        " the step's own evaluation serves both: same column).\n\n"
+        " the step's own evaluation serves both: same column). *ours running*: the same"
+        ' fit with history="running" (the record accumulated from the mini-batches, no'
+        " extra pass), against plain torch.\n\n"
         + markdown_table(
             [
                 "shape",
@@ -328,6 +363,8 @@ def markdown(rows: list[dict], threads: int) -> str:
                 "torch ms",
                 "ratio",
                 "ratio vs torch+eval",
+                "ours running ms",
+                "running ÷ torch",
                 "ΔJ rel",
             ],
             body,
