@@ -351,6 +351,13 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, lists: bool = Tru
         help="held-out share of the training data for per-epoch validation (default: 0)",
     )
     g.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    g.add_argument(
+        "--history",
+        choices=("exact", "running"),
+        default="exact",
+        help="sgd/adam per-epoch record: a full pass over the training set (exact, default) "
+        "or accumulated from the epoch's mini-batches at no extra cost (running)",
+    )
     g = parser.add_argument_group("tracking")
     g.add_argument(
         "--experiment",
@@ -473,6 +480,7 @@ def configs_from_args(args: argparse.Namespace) -> list:
             test_size=args.test_size,
             validation_fraction=args.validation_fraction,
             dtype=args.dtype,
+            history=args.history,
         )
         try:
             config.validate()

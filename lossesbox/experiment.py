@@ -92,6 +92,7 @@ def format_hidden(sizes: Any) -> str:
 
 
 _DTYPES = ("float64", "float32")
+_HISTORIES = ("exact", "running")
 
 
 @dataclass
@@ -119,6 +120,7 @@ class TrainConfig:
     test_size: float = 0.25
     validation_fraction: float = 0.0
     dtype: str = "float64"
+    history: str = "exact"
     model: str = "linear"
     hidden: tuple[int, ...] = (100,)
     activation: str = "relu"
@@ -147,6 +149,7 @@ class TrainConfig:
             "init": self.resolved_init,
             "validation_fraction": self.validation_fraction,
             "dtype": self.dtype,
+            "history": self.history,
             "random_state": self.seed,
         }
         if self.model == "mlp":
@@ -212,6 +215,9 @@ class TrainConfig:
             "a fraction in [0, 1)",
         )
         _check(self.dtype in _DTYPES, "dtype", self.dtype, "one of " + ", ".join(_DTYPES))
+        _check(
+            self.history in _HISTORIES, "history", self.history, "one of " + ", ".join(_HISTORIES)
+        )
         if self.csv_path is not None or (self.dataset == "csv" and not data_given):
             if not self.csv_path:
                 raise ValueError("dataset 'csv' needs a CSV file: --csv FILE (csv_path)")

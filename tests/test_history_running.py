@@ -278,3 +278,20 @@ def test_iris_running_accuracy_tracks_the_exact_one():
     assert running.history_[-1]["train_accuracy"] == pytest.approx(
         exact.history_[-1]["train_accuracy"], abs=0.05
     )
+
+
+def test_the_run_parameters_say_which_history_was_recorded():
+    """CLI/experiment: ``history`` reaches the estimator and the logged run parameters
+    (``_params`` is what the tracking code logs as MLflow params; the CLI end-to-end
+    test checks that logging on a real store)."""
+    from lossesbox.datasets import load_dataset
+    from lossesbox.experiment import TrainConfig, _params, build_pipeline
+
+    config = TrainConfig(dataset="iris", solver="adam", history="running")
+    with pytest.raises(ValueError, match="history must be one of exact, running"):
+        config.replace(history="sometimes").validate()
+    assert build_pipeline(config)[-1].history == "running"
+    assert _params(config, load_dataset("iris"), 100, 50)["history"] == "running"
+    assert _params(config.replace(history="exact"), load_dataset("iris"), 1, 1)["history"] == (
+        "exact"
+    )
