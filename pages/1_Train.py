@@ -36,6 +36,7 @@ from lossesbox.charts import (
     training_curves,
 )
 from lossesbox.datasets import DATASETS, GENERATED, dataset_options, read_csv_preview
+from lossesbox.experiment import format_hidden
 
 LAMBDAS = [0.0, 1e-6, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0]
 RATES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, 1000.0]
@@ -182,6 +183,26 @@ else:
 
 # --- Sidebar: model and training -----------------------------------------------------------------
 sb.header("Model")
+model = sb.radio(
+    "Model",
+    ["linear", "mlp"],
+    format_func={"linear": "Linear (softmax regression)", "mlp": "MLP (hidden layers)"}.get,
+    horizontal=True,
+    key="tr_model",
+    persist_state=PERSIST,
+    help="The MLP puts ReLU/tanh hidden layers before the same K output scores: the same "
+    "losses, history and gradient signs (taken at the output scores).",
+)
+hidden, activation = "100", "relu"
+if model == "mlp":
+    hidden = sb.text_input(
+        "Hidden layer sizes",
+        "100",
+        key="tr_hidden",
+        persist_state=PERSIST,
+        help="Units per hidden layer joined by x, e.g. 100x100 for two layers of 100.",
+    )
+    activation = sb.selectbox("Activation", ["relu", "tanh"], key="tr_act", persist_state=PERSIST)
 loss = sb.selectbox(
     "Loss", list(LOSSES), index=0, key="tr_loss", persist_state=PERSIST, help="See Home / Theory."
 )
@@ -218,7 +239,13 @@ batch = sb.number_input(
     disabled=solver not in ("sgd", "adam"),
     help="Mini-batch size for sgd and adam.",
 )
-init = sb.selectbox("Initialization", ["zeros", "normal"], key="tr_init", persist_state=PERSIST)
+init = sb.selectbox(
+    "Initialization",
+    ["zeros", "normal"] if model == "linear" else ["glorot", "normal"],
+    key=f"tr_init_{model}",
+    persist_state=PERSIST,
+    help="An MLP cannot start from zeros: its hidden units would stay identical.",
+)
 seed = sb.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed", persist_state=PERSIST)
 sb.header("Evaluation")
 standardize = sb.checkbox("Standardize features", value=True, key="tr_std", persist_state=PERSIST)
@@ -265,6 +292,9 @@ elif clicked:
             dataset="csv" if uploaded else dataset.name,
             dataset_options={} if uploaded else dict(options),
             target=target,
+            model=model,
+            hidden=hidden,
+            activation=activation,
             loss=loss,
             lam=float(lam),
             solver=solver,
@@ -339,7 +369,12 @@ if result is not None:
     draw(result.history)
     st.header("Result")
     st.caption(
-        f"`{cfg.loss}` on {result.dataset.name}, λ = {cfg.lam:g}, solver `{cfg.solver}`"
+        (
+            f"MLP `{format_hidden(cfg.hidden)}` {cfg.activation}, "
+            if cfg.model == "mlp"
+            else "Linear, "
+        )
+        + f"`{cfg.loss}` on {result.dataset.name}, λ = {cfg.lam:g}, solver `{cfg.solver}`"
         + (f", learning rate {cfg.learning_rate:g}" if cfg.solver != "lbfgs" else "")
         + f", seed {cfg.seed} · trained in {result.seconds:.1f} s"
     )

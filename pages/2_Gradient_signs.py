@@ -133,8 +133,15 @@ with tab_run:
             )
         else:
             cfg = result.config
+            from lossesbox.experiment import format_hidden
+
+            model = (
+                f"MLP `{format_hidden(cfg.hidden)}` {cfg.activation} (signs at its output scores), "
+                if getattr(cfg, "model", "linear") == "mlp"
+                else ""
+            )
             st.markdown(
-                f"`{cfg.loss}` on **{result.dataset.name}**, λ = {cfg.lam:g}, "
+                f"{model}`{cfg.loss}` on **{result.dataset.name}**, λ = {cfg.lam:g}, "
                 f"solver `{cfg.solver}`, "
                 f"{len(result.history) - 1} epochs, status **{result.status}**."
             )

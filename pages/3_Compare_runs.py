@@ -91,20 +91,23 @@ elif runs is not None:
     table = runs_table(runs)
     # --- Filters -----------------------------------------------------------------------------
     with st.expander("Filters", expanded=True):
-        f = st.columns(5)
+        f = st.columns(6)
         experiments = f[0].multiselect(
             "Experiment", unique(table["experiment"]), key="cr_f_exp", persist_state=PERSIST
         )
         datasets = f[1].multiselect(
             "Dataset", unique(table["dataset"]), key="cr_f_data", persist_state=PERSIST
         )
-        losses = f[2].multiselect(
+        models = f[2].multiselect(
+            "Model", unique(table["model"]), key="cr_f_model", persist_state=PERSIST
+        )
+        losses = f[3].multiselect(
             "Loss", unique(table["loss"]), key="cr_f_loss", persist_state=PERSIST
         )
-        solvers = f[3].multiselect(
+        solvers = f[4].multiselect(
             "Solver", unique(table["solver"]), key="cr_f_solver", persist_state=PERSIST
         )
-        statuses = f[4].multiselect(
+        statuses = f[5].multiselect(
             "Status", unique(table["status"]), key="cr_f_status", persist_state=PERSIST
         )
         g = st.columns([3, 1])
@@ -116,6 +119,7 @@ elif runs is not None:
     for column, chosen in (
         ("experiment", experiments),
         ("dataset", datasets),
+        ("model", models),
         ("loss", losses),
         ("solver", solvers),
         ("status", statuses),

@@ -27,6 +27,7 @@ __all__ = [
     "histories_wide",
     "lambda_sweep_frame",
     "metric_summary",
+    "model_text",
     "param",
     "parent_run_ids",
     "run_label",
@@ -66,6 +67,17 @@ def param(row: pd.Series | dict, *names: str, default=None):
     return default
 
 
+def model_text(row: pd.Series | dict) -> str:
+    """``"linear"`` or ``"mlp 100x100 relu"`` from a run's ``model``/``hidden``/``activation``
+    parameters (runs logged before the MLP existed are linear)."""
+    model = str(param(row, "model", default="linear"))
+    if model != "mlp":
+        return model
+    hidden = param(row, "hidden", default="?")
+    activation = param(row, "activation", default="")
+    return f"mlp {hidden} {activation}".strip()
+
+
 def _number(value) -> float:
     try:
         return float(value)
@@ -74,9 +86,12 @@ def _number(value) -> float:
 
 
 def run_label(row: pd.Series | dict) -> str:
-    """Short readable name: ``loss · dataset · λ=… · solver · seed … · MM-DD HH:MM:SS ·
-    <run id prefix>`` (the start time, UTC, tells repeated runs of one setting apart)."""
+    """Short readable name: ``[model ·] loss · dataset · λ=… · solver · seed … · MM-DD
+    HH:MM:SS · <run id prefix>`` (the model only for an MLP; the start time, UTC, tells
+    repeated runs of one setting apart)."""
+    model = model_text(row)
     parts = [
+        *([model] if model != "linear" else []),
         str(param(row, *_TABLE_PARAMS["loss"], default="?")),
         str(param(row, *_TABLE_PARAMS["dataset"], default=row.get("experiment") or "?")),
     ]
@@ -129,7 +144,8 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs as a readable table, one row per run, indexed by ``run_id``.
 
     Columns: ``run, experiment, status, start_time`` (naive UTC) + the common parameters (``dataset,
-    loss, lam, solver, learning_rate, max_epochs, seed``, numbers parsed) + the final
+    model, loss, lam, solver, learning_rate, max_epochs, seed``, numbers parsed; ``model`` is
+    :func:`model_text`) + the final
     metrics present + ``weight_norm`` + ``stop_reason``.
     """
     if runs is None or len(runs) == 0:
@@ -149,6 +165,8 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
         if col in ("lam", "learning_rate", "max_epochs", "seed"):
             values = [_number(v) for v in values]
         out[col] = values
+        if col == "dataset":
+            out["model"] = [model_text(row) for _, row in runs.iterrows()]
     for metric in _TABLE_METRICS:
         key = f"metrics.{metric}"
         if key in runs.columns:
