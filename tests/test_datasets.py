@@ -877,3 +877,66 @@ def test_csv_fuzz_never_raises_anything_but_value_error():
         assert ds.n_classes >= 2 and np.bincount(ds.y).min() >= 2
 
     check()
+
+
+# --------------------------------------------------------------------------- CSV: preprocessing
+
+
+def test_csv_plan_text_gaps_ids_stray_words_and_empty_columns(tmp_path):
+    import pandas as pd
+
+    n = 40
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "name": [f"person {i}" for i in range(n)],  # one per row: ID-like
+            "color": rng.choice(["red", "green", "blue"], n).astype(object),
+            "size": rng.normal(size=n).round(3).astype(object),
+            "empty": [None] * n,
+            "flag": rng.choice([True, False], n),
+            "label": ["yes", "no"] * (n // 2),
+        }
+    )
+    frame.loc[3, "color"] = None
+    frame.loc[5, "size"] = None
+    frame.loc[7, "size"] = "?"  # a stray word in a numeric column: 1 cell of 40
+    frame.to_csv(tmp_path / "people.csv")  # with the row index, as pandas saves by default
+    ds = load_csv(tmp_path / "people.csv", max_categories=10)
+    plan = ds.plan
+    assert (plan.numeric, plan.categorical) == (["size"], ["color", "flag"])
+    assert plan.left_out == {
+        "name": "left out: 40 distinct values > max categories 10",
+        "empty": "left out: no values",
+    }
+    assert list(ds.frame.columns) == ["color", "size", "flag"]
+    assert ds.frame["size"].dtype == np.float64 and ds.frame["size"].isna().sum() == 2
+    assert ds.frame["color"].isna().sum() == 1 and ds.frame["flag"].iloc[0] in ("True", "False")
+    notes = plan.notes
+    assert notes[0] == "target 'label': the column named 'label'"
+    assert notes[1] == "dropped the leading unnamed column: a saved row index"
+    assert "read as missing: non-numeric cells in numeric columns 'size': 1 ('?')" in notes
+    assert any(s.startswith("imputed 3 missing value(s) in 2 column(s)") for s in notes)
+    assert "left out 1 ID-like text column(s) (more than --max-categories 10 distinct values): " \
+        "'name' (40 values)" in notes  # fmt: skip
+    assert "left out column(s) with no values: 'empty'" in notes
+    # X: a numeric view (numbers first, then one 0/1 column per category)
+    assert ds.feature_names == [
+        "size", "color_blue", "color_green", "color_red", "flag_False", "flag_True",
+    ]  # fmt: skip
+    np.testing.assert_array_equal(ds.X, ds.preprocessor(standardize=False).fit_transform(ds.frame))
+    # the fitted preprocessor takes a category it never saw: all zeros, no error
+    pre = ds.preprocessor().fit(ds.frame)
+    new = ds.frame.head(1).assign(color="purple")
+    assert pre.transform(new)[0, 1:4].tolist() == [0.0, 0.0, 0.0]
+    # a column table row per column of the file (the saved index is gone)
+    table = plan.column_table().set_index("column")
+    assert list(table.index) == ["name", "color", "size", "empty", "flag", "label"]
+    assert table.loc["label", "what will be done"] == "predicted (target)"
+
+
+def test_built_in_data_keeps_arrays_and_a_scaler():
+    ds = load_dataset("iris")
+    assert ds.frame is None and ds.plan is None and ds.preprocessing_summary() == ""
+    assert type(ds.preprocessor()).__name__ == "StandardScaler"
+    assert ds.preprocessor(standardize=False) is None
+    assert isinstance(ds.split()[0], np.ndarray) and ds.labels == ds.class_names
