@@ -52,6 +52,7 @@ class Context:
     threads: int | None = None  # BLAS (and torch) threads; None: numpy's current setting
     lam: float = 1e-3
     verbose: bool = True
+    roofline_solvers: Sequence[str] | None = None  # None: gd, sgd b=256, sgd b=1024
 
     def shape(self, name: str) -> tuple[int, int, int]:
         return (SHAPES_QUICK if self.quick else SHAPES_FULL)[name]

@@ -33,7 +33,7 @@ from bench.common import (
     summarize,
 )
 
-TARGET = 1.5  # full-batch epoch ≤ 1.5 × roofline on the large shapes
+TARGET = 1.1  # full-batch epoch ≤ 1.1 × roofline on the large shapes (issue 15)
 
 
 def gemm_pair_seconds(X: np.ndarray, k: int, repeats: int = 3) -> list[float]:
@@ -76,11 +76,14 @@ def read_seconds(X: np.ndarray, repeats: int = 3) -> float:
 
 def solver_configs(ctx: Context) -> list[tuple[str, dict]]:
     """(label, estimator params) of the timed solvers: full-batch gd, sgd at 256 and 1024."""
-    return [
+    configs = [
         ("gd", {"solver": "gd", "batch_size": None}),
         ("sgd b=256", {"solver": "sgd", "batch_size": 256}),
         ("sgd b=1024", {"solver": "sgd", "batch_size": 1024}),
     ]
+    if ctx.roofline_solvers is None:
+        return configs
+    return [(label, p) for label, p in configs if label.replace(" b=", "") in ctx.roofline_solvers]
 
 
 def run(ctx: Context) -> dict:
@@ -217,6 +220,6 @@ def markdown(rows: list[dict], gemm_rows: list[dict]) -> str:
         "Roofline: the two GEMMs of one full-batch epoch (S = X Wᵀ, Gᵀ X), numpy/BLAS.\n\n"
         + g
         + "\n\nEpoch time ÷ roofline time (median of paired per-round ratios [min–max];"
-        + " target ≤ 1.5 for gd on the large shapes).\n\n"
+        + f" target ≤ {TARGET} for gd on the large shapes).\n\n"
         + t
     )

@@ -68,6 +68,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--losses", default=None, help="comma list of loss names (default: all)")
     p.add_argument("--dtypes", default="float32,float64")
     p.add_argument(
+        "--roofline-solvers",
+        default=None,
+        help="roofline case: comma list from gd,sgd256,sgd1024 (default: all three)",
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -186,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         dtypes=[s.strip() for s in args.dtypes.split(",") if s.strip()],
         threads=blas_threads(),
         verbose=not args.quiet,
+        roofline_solvers=[s.strip() for s in args.roofline_solvers.split(",")]
+        if args.roofline_solvers
+        else None,
     )
     command = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
     meta = {

@@ -70,12 +70,13 @@ def test_fused_exp_mse_overflows_to_inf_not_nan():
 
 
 def test_loss_pass_blocks_and_stats_match_whole_array_functions(monkeypatch):
-    """Many small blocks (the block size shrunk) give the numbers of one whole-array pass."""
+    """Many small blocks (the block size shrunk: 8 blocks of 64 columns) give
+    the numbers of one whole-array pass."""
     import lossesbox.models._pass as p
 
-    monkeypatch.setattr(p, "_BLOCK", 3 * 7)  # K = 3: blocks of 7 columns
+    monkeypatch.setattr(p, "_BLOCK", 3 * 64)  # K = 3: blocks of 64 columns
     rng = np.random.default_rng(0)
-    K, N = 3, 50
+    K, N = 3, 450
     St = rng.standard_normal((K, N))
     St[:, :5] = 0.25  # tied columns: argmax takes the first class
     codes = rng.integers(0, K, N)

@@ -107,35 +107,12 @@ def true_index(codes: np.ndarray, n: int, out: np.ndarray | None = None) -> np.n
     return np.add(np.multiply(codes, n, out=out), np.arange(codes.shape[0]), out=out)
 
 
-def loss_pass(
-    loss: Loss,
-    St: np.ndarray,
-    codes: np.ndarray,
-    t: np.ndarray,
-    col_sum: np.ndarray,
-    stats: PassStats | None = None,
-    bias: np.ndarray | None = None,
-    rows: np.ndarray | None = None,
-) -> float:
-    """Loss and gradient of the scores ``St`` (K, n), in place, block by block.
-
-    ``St`` must be C-contiguous; on return it holds ``G.T``. ``t`` = :func:`true_index`
-    of ``codes``. Writes ``Σ_i G[i, c]`` into ``col_sum`` (K,) and returns ``Σ_i L_i``.
-    With ``stats``, also adds the block's accuracy hits and gradient-sign counts (from the
-    scores before they are overwritten, and from ``G``). ``bias`` (K,), if given, is added
-    to the scores first. ``rows``, if given, holds the scores as ``(n, K)`` (C-ordered):
-    each block is then first copied, transposed, into ``St`` (with the bias in the same
-    step), while it is in cache.
-    """
-    if bias is not None:
-        bias = bias[:, None]
-    K, n = St.shape
-    flat = St.reshape(-1)
-    width = max(64, _BLOCK // K)
+def _blocks(loss, St, flat, codes, t, lo, hi, width, col_sum, stats, bias, rows) -> float:
+    """The block loop of :func:`loss_pass` over the columns ``lo:hi`` of ``St``."""
+    n = St.shape[1]
     total = 0.0
-    col_sum[:] = 0
-    for a in range(0, n, width):
-        b = min(a + width, n)
+    for a in range(lo, hi, width):
+        b = min(a + width, hi)
         S = St[:, a:b] if (a, b) != (0, n) else St
         c = codes[a:b]
         ti = t[a:b]
@@ -155,6 +132,41 @@ def loss_pass(
         col_sum += S.sum(axis=1)
         if stats is not None:
             stats._add_gradient(S, np.take(flat, ti), c, math.isfinite(part))
+    return total
+
+
+def loss_pass(
+    loss: Loss,
+    St: np.ndarray,
+    codes: np.ndarray,
+    t: np.ndarray,
+    col_sum: np.ndarray,
+    stats: PassStats | None = None,
+    bias: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+) -> float:
+    """Loss and gradient of the scores ``St`` (K, n), in place, block by block.
+
+    ``St`` must be C-contiguous; on return it holds ``G.T``. ``t`` = :func:`true_index`
+    of ``codes``. Writes ``Σ_i G[i, c]`` into ``col_sum`` (K,) and returns ``Σ_i L_i``.
+    With ``stats``, also adds the block's accuracy hits and gradient-sign counts (from the
+    scores before they are overwritten, and from ``G``). ``bias`` (K,), if given, is added
+    to the scores first. ``rows``, if given, holds the scores as ``(n, K)`` (C-ordered):
+    each block is then first copied, transposed, into ``St`` (with the bias in the same
+    step), while it is in cache.
+
+    One thread: handing half the blocks to a helper thread (numpy releases the GIL
+    inside each operation) measured 2-2.6x *slower* per epoch on this 2-core machine
+    under load (N = 1e5, load average 10), as the two threads trade the GIL at every
+    operation.
+    """
+    if bias is not None:
+        bias = bias[:, None]
+    K, n = St.shape
+    flat = St.reshape(-1)
+    width = max(64, _BLOCK // K)
+    col_sum[:] = 0
+    total = _blocks(loss, St, flat, codes, t, 0, n, width, col_sum, stats, bias, rows)
     if stats is not None:
         stats.n += n
         stats.loss_sum += total
