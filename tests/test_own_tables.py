@@ -359,6 +359,7 @@ def test_train_page_shows_the_columns_and_the_summary_and_trains_penguins(tables
     assert "What is done to the data" in summary
     assert "one-hot encoded 2 text/boolean column(s) into 5 0/1 columns" in summary
     assert "344 samples × 6 columns (9 model inputs after encoding), 3 classes" in summary
+    at.checkbox(key="tr_track").uncheck()  # the logged model is tested above
     at.button(key="tr_train").click().run()
     job = at.session_state["train_job"]
     assert job.wait(300), "training did not finish"
