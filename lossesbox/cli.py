@@ -80,6 +80,13 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "ui", "start the dashboard (Streamlit) on 127.0.0.1", __name__, "add_ui_arguments", "run_ui"
     ),
+    Command(
+        "sync",
+        "deliver runs kept in the local spool (store down or hung mid-run) to their store",
+        __name__,
+        "add_sync_arguments",
+        "run_sync",
+    ),
 )
 
 
@@ -595,7 +602,7 @@ def _model_text(config) -> str:
 
 
 def _train_summary(result) -> str:
-    from .tracking import ui_command
+    from .tracking import not_delivered_message, ui_command
 
     m = result.metrics
     lines = [
@@ -617,7 +624,15 @@ def _train_summary(result) -> str:
     ]
     if result.status == "diverged":
         lines.append("training diverged: try a smaller --lr (or another --solver / --loss)")
-    if result.run_id:
+    if result.spool:
+        held = result.run_status or "unknown (unreachable)"
+        name = f"MLflow run {result.run_id}" if result.run_id else "the MLflow run (not created)"
+        lines.append(
+            f"{name} in experiment '{result.experiment}': the store holds {held}; "
+            f"{not_delivered_message(result.spool)} (training waited "
+            f"{result.tracking_wait:.1f} s for the store)"
+        )
+    elif result.run_id:
         lines.append(
             f"MLflow run {result.run_id} ({result.run_status}) in experiment '{result.experiment}'"
         )
@@ -740,6 +755,38 @@ def run_ui(args: argparse.Namespace) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
         return 130
+
+
+# ---------------------------------------------------------------- sync
+def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="deliver into this store instead of the one each spooled run names; also "
+        "picks the spool folder (default: the default store's, e.g. mlruns/.spool)",
+    )
+    parser.add_argument(
+        "--spool-dir", metavar="DIR", help="the spool folder to read (default: see above)"
+    )
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    """Replay every spooled run; exit 1 when one could not be delivered (it is kept)."""
+    from .tracking import list_spools, spool_root, sync_spool
+
+    root = args.spool_dir or spool_root(args.tracking_uri)
+    if args.spool_dir and not os.path.isdir(args.spool_dir):
+        _fail(f"--spool-dir {args.spool_dir} is not a folder")
+    spools = list_spools(args.tracking_uri, root)
+    if not spools:
+        print(f"nothing to sync in {root}")
+        return 0
+    results = [sync_spool(s.path, tracking_uri=args.tracking_uri) for s in spools]
+    for r in results:
+        print(r.line())
+    counts = {o: sum(r.outcome == o for r in results) for o in ("delivered", "skipped", "failed")}
+    print(", ".join(f"{n} {o}" for o, n in counts.items()))
+    return 1 if counts["failed"] else 0
 
 
 # ---------------------------------------------------------------- main

@@ -283,6 +283,9 @@ class ExperimentResult:
     ``stopped``, ``diverged``); ``stop_reason`` its one-sentence ``stop_reason_``
     (``"user"`` when the callback stopped it). ``run_id`` is ``None`` when not tracked;
     ``tracking_error`` says why tracking failed although training finished.
+    ``run_status`` is the status the store holds (``None`` when it cannot be read);
+    ``spool`` the folder keeping what the store did not get (``python -m lossesbox sync``);
+    ``tracking_wait`` the seconds training was held waiting for the store.
     """
 
     config: TrainConfig
@@ -301,6 +304,8 @@ class ExperimentResult:
     run_status: str | None = None
     model_uri: str | None = None
     tracking_uri: str | None = None
+    spool: str | None = None
+    tracking_wait: float = 0.0
 
 
 def load_config_dataset(config: TrainConfig) -> Dataset:
@@ -563,7 +568,9 @@ def run_experiment(
         seconds=time.perf_counter() - t0,
         experiment=experiment if track else None,
         experiment_id=run.experiment_id if run is not None else None,
-        run_status=run.status if run is not None and run.run_id else None,
+        run_status=run.store_status if run is not None else None,
         model_uri=run.model_uri if run is not None else None,
         tracking_uri=uri,
+        spool=str(run.spool.path) if run is not None and run.spool is not None else None,
+        tracking_wait=run.blocked_seconds if run is not None else 0.0,
     )

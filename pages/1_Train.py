@@ -389,7 +389,12 @@ if result is not None:
     cols[4].metric("Wrong-way share", f"{m.get('wrong_way_share', np.nan):.3f}")
     cols[5].metric("Epochs", int(m.get("n_iter", len(result.history) - 1)))
 
-    if result.run_id:
+    if getattr(result, "spool", None):
+        st.warning(
+            f"Training finished but the run was **not delivered** to MLflow: "
+            f"{result.tracking_error}. Or press **Sync** on the Compare runs page."
+        )
+    elif result.run_id:
         url = mlflow_ui_url(result.experiment_id, result.run_id)
         st.markdown(
             f"Logged as run `{result.run_id}` in experiment **{result.experiment}** "

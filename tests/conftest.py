@@ -14,6 +14,7 @@ def _isolated_mlflow(tmp_path, monkeypatch):
     store.mkdir()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
     monkeypatch.setenv("LOSSESBOX_ARTIFACT_ROOT", str(store))
+    monkeypatch.setenv("LOSSESBOX_SPOOL_DIR", str(store / ".spool"))
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     yield

@@ -281,8 +281,9 @@ def test_a_hanging_server_is_given_up_on_after_the_probe_timeout(monkeypatch):
     assert result.run_id is None and result.status in ("converged", "max_epochs")
     assert result.metrics["test_accuracy"] > 0.8
     assert result.tracking_error.startswith(f"MLflow tracking server {uri} is unreachable (timed")
-    assert "the run was not logged" in result.tracking_error
+    assert "no run was created; not delivered; kept in" in result.tracking_error
     assert "mlflow server --host 127.0.0.1" in result.tracking_error
+    assert result.spool and result.run_status is None
     assert elapsed < 90, elapsed  # one 3 s probe, not MLflow's ~4-minute retry storm
 
 
@@ -307,10 +308,13 @@ def test_cli_with_a_down_server_still_trains_and_says_how_to_fix_it_without_the_
     assert "test_accuracy" in out.stdout and "Traceback" not in out.stderr
     assert (
         f"warning: MLflow tracking server http://***@127.0.0.1:{port} is unreachable "
-        "([Errno 111] Connection refused); the run was not logged. Start the server"
+        "([Errno 111] Connection refused); no run was created; not delivered; kept in "
     ) in out.stderr
+    assert "run `python -m lossesbox sync` once the server is back" in out.stderr
     assert "hunter2" not in out.stdout + out.stderr
     assert list(cwd.iterdir()) == []  # no silent fallback store in the working directory
+    [spool] = Path(env["LOSSESBOX_SPOOL_DIR"]).iterdir()  # the run, kept for `sync`
+    assert "hunter2" not in (spool / "run.json").read_text()
 
 
 def test_a_live_server_behind_credentials_in_the_uri_counts_as_reachable():
@@ -678,7 +682,8 @@ def test_train_page_with_an_unreachable_store_trains_and_warns_not_logged(monkey
     assert not at.error, [e.value for e in at.error]
     assert float(next(m.value for m in at.metric if m.label == "Test accuracy")) > 0.8
     (warning,) = [w.value for w in at.warning]
-    assert warning.startswith("Training finished but the run was **not logged**: ")
+    assert warning.startswith("Training finished but the run was **not delivered** to MLflow: ")
+    assert "Sync" in warning
     assert f"MLflow tracking server {uri} is unreachable" in warning
 
 

@@ -253,6 +253,46 @@ def test_metric_buffer_is_bounded_when_the_store_is_slower_than_training():
     assert closing < 2.0  # at most the bounded backlog was left (one or two sends)
 
 
+def test_a_hung_store_spills_to_the_spool_after_the_stall_limit_then_reconnects():
+    """A store that stops answering holds the producer for the stall limit once; from then
+    on values go straight to the spool, until the store answers again."""
+    import threading
+
+    release = threading.Event()
+    sent: list[int] = []
+    spilled: list[int] = []
+
+    def send(batch):
+        release.wait(30)  # hung until the test releases it
+        sent.extend(batch)
+
+    sender = tracking._MetricSender(
+        send,
+        interval=0.05,
+        max_pending=10,
+        bg=True,
+        backlog=20,
+        spill=spilled.extend,
+        stall=0.3,
+        reconnect=release.is_set,
+    )
+    for i in range(100):
+        sender.add(list(range(i * 5, (i + 1) * 5)))
+    assert sender.offline and isinstance(sender.error, TimeoutError)
+    assert sender.waited < 1.5  # held once for the 0.3 s stall limit, not per value
+    assert len(spilled) >= 500 - 10 - 20  # at most the batch in flight and a backlog not
+    release.set()
+    deadline = time.monotonic() + 10
+    while sender.offline and time.monotonic() < deadline:  # reconnect after backoff
+        time.sleep(0.05)
+    assert not sender.offline
+    for i in range(100, 110):
+        sender.add(list(range(i * 5, (i + 1) * 5)))
+    sender.close()
+    assert sorted(sent + spilled) == list(range(550))  # each value exactly once
+    assert set(range(500, 550)) <= set(sent)  # back online: sent, not spilled
+
+
 def test_tracked_run_synchronous_mode_and_explicit_finish():
     with TrackedRun("sync", background=False, max_pending=10) as run:
         for epoch in range(25):
@@ -337,7 +377,7 @@ def test_unreachable_server_is_reported_and_training_completes(_iris, monkeypatc
     assert result.run_id is None
     assert result.metrics["test_accuracy"] > 0.8
     assert f"{uri} is unreachable" in result.tracking_error
-    assert "--no-track" in result.tracking_error
+    assert "python -m lossesbox sync" in result.tracking_error and result.spool
     print(f"unreachable server reported after {elapsed:.2f} s")
 
 
@@ -376,18 +416,37 @@ def test_short_error_drops_sql_and_background_link():
     assert tracking.short_error(RuntimeError("")) == ""
 
 
-def test_a_failed_start_says_no_run_was_created(monkeypatch):
+def test_a_failed_start_keeps_the_whole_run_in_the_spool_and_sync_creates_it(monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("(sqlite3.OperationalError) boom\n[SQL: SELECT 1]")
 
-    run = tracking.TrackedRun("x")
-    monkeypatch.setattr(tracking._run, "get_or_create_experiment", boom)
-    run.start()
-    assert run.run_id is None
-    assert run.error.startswith(
-        "MLflow tracking failed while starting the run (RuntimeError: boom)"
-    )
-    assert "no run was created" in run.error and "SQL" not in run.error
+    run = tracking.TrackedRun("x", params={"lam": 0.5})
+    with monkeypatch.context() as m:
+        m.setattr(tracking._run, "_sqlite_path", lambda uri: None)  # as for a server
+        m.setattr(tracking._run, "get_or_create_experiment", boom)
+        run.start()
+        assert run.run_id is None
+        assert run.error.startswith(
+            "MLflow tracking failed while starting the run (RuntimeError: boom)"
+        )
+        assert "no run was created; not delivered; kept in" in run.error
+        assert "SQL" not in run.error
+        for epoch in range(5):
+            run.log_metrics({"objective": 1.0 / (epoch + 1)}, step=epoch)
+        run.set_tags({"fit_status": "converged"})
+        spool = run.spool.path
+        m.setattr(tracking._run, "probe_store", boom)  # the store is still "down" at the end
+        run.finish("FINISHED")
+    assert run.store_status is None and spool.is_dir()
+    [result] = tracking.sync_spools()
+    assert result.outcome == "delivered" and result.status == "FINISHED"
+    assert not spool.exists()
+    runs = list_runs("x")
+    assert runs["run_id"].tolist() == [result.run_id]
+    assert runs.loc[0, "params.lam"] == "0.5" and runs.loc[0, "tags.fit_status"] == "converged"
+    history = get_histories(result.run_id, "objective")
+    assert history["step"].tolist() == list(range(5))
+    assert tracking.sync_spools() == []  # nothing left to replay
 
 
 def test_download_artifacts_copies_a_runs_files(_iris, tmp_path):

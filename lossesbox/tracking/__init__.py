@@ -45,6 +45,14 @@ from ._queries import (
 )
 from ._run import TrackedRun
 from ._sender import _MetricSender, is_epoch_metric  # noqa: F401 (_MetricSender: tests)
+from ._spool import (
+    SPOOL_ENV,
+    TAG_SPOOL,
+    Spool,
+    list_spools,
+    not_delivered_message,
+    spool_root,
+)
 from ._store import (
     _STALE_CHECKED,  # noqa: F401 (tests reset the throttle)
     ARTIFACT_ROOT_ENV,
@@ -63,14 +71,19 @@ from ._store import (
     ui_command,
     warm_up,
 )
+from ._sync import SyncResult, sync_spool, sync_spools
 
 __all__ = [
     "ARTIFACT_ROOT_ENV",
     "DEFAULT_TRACKING_URI",
+    "SPOOL_ENV",
     "TAG_HOST",
     "TAG_PARENT",
     "TAG_PID",
+    "TAG_SPOOL",
     "TAG_STOP_REASON",
+    "Spool",
+    "SyncResult",
     "TrackedRun",
     "TrackingUnavailable",
     "artifact_root",
@@ -82,12 +95,17 @@ __all__ = [
     "is_epoch_metric",
     "list_experiments",
     "list_runs",
+    "list_spools",
     "load_model",
     "mark_stale_runs",
+    "not_delivered_message",
     "probe_store",
     "redact_uri",
     "resolve_tracking_uri",
     "short_error",
+    "spool_root",
+    "sync_spool",
+    "sync_spools",
     "ui_command",
     "warm_up",
 ]

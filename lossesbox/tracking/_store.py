@@ -33,7 +33,9 @@ _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
 _MAX_PARAM_CHARS = 6000
 _PROBE_TIMEOUT = 3.0
 #: Defaults for MLflow's HTTP client when the user has not chosen (theirs: 7 retries, 120 s).
-_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+#: The caller never waits on them (see ``_run._bounded``): they only bound how long a
+#: background request to a hung server lingers before its metrics go to the spool.
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 #: How long "database is locked" is retried before giving up.
 _LOCK_DEADLINE = 60.0
 
@@ -43,7 +45,15 @@ _STALE_INTERVAL = 30.0
 
 
 class TrackingUnavailable(RuntimeError):
-    """The tracking store cannot be used; the message says why and how to fix it."""
+    """The tracking store cannot be used; the message says why and how to fix it.
+
+    ``transient`` is True when it may come back by itself (a server that does not answer):
+    a run then goes to the spool; ``cause`` is the first clause (what is wrong)."""
+
+    def __init__(self, message: str, *, transient: bool = False, cause: str | None = None):
+        super().__init__(message)
+        self.transient = transient
+        self.cause = cause or message
 
 
 # ---------------------------------------------------------------- store and URIs
@@ -152,10 +162,13 @@ def probe_store(
             return  # the server answered (maybe auth or an old server without /health)
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
+            cause = f"MLflow tracking server {redact_uri(uri)} is unreachable ({reason})"
             raise TrackingUnavailable(
-                f"MLflow tracking server {redact_uri(uri)} is unreachable ({reason}); {lost}. "
+                f"{cause}; {lost}. "
                 "Start the server (e.g. `mlflow server --host 127.0.0.1 --port 5000`) or fix "
-                f"MLFLOW_TRACKING_URI (or --tracking-uri){no_track}."
+                f"MLFLOW_TRACKING_URI (or --tracking-uri){no_track}.",
+                transient=True,
+                cause=cause,
             ) from None
         return
     path = _sqlite_path(uri)
