@@ -238,10 +238,13 @@ def plan_table(
     strays: list[str] = []
     left_out: list[str] = []
     ids: list[str] = []
+    table = df[list(features)]
+    missing_counts = table.isna().sum().to_dict()  # one pass for all columns
+    unique_counts = table.nunique(dropna=True).to_dict()
     for c in features:
-        col = df[c]
-        n_missing = int(col.isna().sum())
-        n_unique = int(col.nunique(dropna=True))
+        col = table[c]
+        n_missing = int(missing_counts[c])
+        n_unique = int(unique_counts[c])
         is_bool = pd.api.types.is_bool_dtype(col)
         if n_missing == len(col):
             columns.append(ColumnPlan(c, "empty", n_missing, 0, "left out", "left out: no values"))
