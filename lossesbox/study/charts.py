@@ -125,7 +125,7 @@ def mean_std_chart(
     return (
         alt.layer(rule, point, data=_data(data))
         .properties(width=width, height=max(120, 20 * len(order)))
-        .facet(column=alt.Column("panel:N", title=None, sort=_panel_order(data)))
+        .facet(facet=alt.Facet("panel:N", title=None, sort=_panel_order(data)), columns=4)
         .resolve_scale(x="independent")
         .properties(title=title or f"{x_title}: mean ± std over repeats")
     )
@@ -214,7 +214,7 @@ def stage_chart(
     return (
         alt.layer(bars, text, data=_data(data.fillna({"share": 0.0})))
         .properties(width=width, height=max(150, 36 * len(order)))
-        .facet(column=alt.Column("panel:N", title=None, sort=_panel_order(data)))
+        .facet(facet=alt.Facet("panel:N", title=None, sort=_panel_order(data)), columns=4)
         .properties(title=title or "Wrong-class gradients pushing the score up (wrong way)")
     )
 
@@ -268,7 +268,7 @@ def per_class_heatmap(
     return (
         alt.layer(rect, text, data=_data(data))
         .properties(height=max(120, 20 * len(order)), width=alt.Step(34))
-        .facet(column=alt.Column("panel:N", title=None, sort=_panel_order(data)))
+        .facet(facet=alt.Facet("panel:N", title=None, sort=_panel_order(data)), columns=4)
         .resolve_scale(x="independent")
         .properties(
             title=title
