@@ -16,11 +16,21 @@ reach: a tracking server (``--tracking-uri http://host:5000``), not a local sqli
 Children are tagged ``mlflow.parentRunId``; the parent gets the results table as
 ``results.csv``. A failing point is reported in the table (status ``error``), the
 others go on.
+
+Faults: the backend is connected before any run is created (a failed connect leaves
+nothing behind). Each child carries ``sweep_point = <parent run id>:<configuration hash>``:
+a task executed again (Dask re-runs the tasks of a lost worker) returns the complete child
+it finds instead of training again, and marks unfinished ones KILLED + ``superseded``, so a
+configuration never has two FINISHED children. After Ctrl-C (or any error) the sweep waits
+for the workers' processes to end before marking their RUNNING children KILLED. A lost Dask
+scheduler is one line (distributed's own tracebacks are silenced) and ends the parent FAILED
+with the reason.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -139,6 +149,13 @@ def run_point(
         "host": _host(),
         "pid": os.getpid(),
     }
+    tags = {"lossesbox_kind": "sweep-point"}
+    if track and parent_run_id:
+        tags[TAG_POINT] = point_key(parent_run_id, config)
+        done = _previous_attempts(tags[TAG_POINT], experiment, parent_run_id, tracking_uri)
+        if done is not None:  # a re-executed task (a lost worker): its run is complete
+            row.update(done)
+            return row
     try:
         result = run_experiment(
             config,
@@ -147,11 +164,12 @@ def run_point(
             experiment=experiment,
             tracking_uri=tracking_uri,
             parent_run_id=parent_run_id,
-            tags={"lossesbox_kind": "sweep-point"},
+            tags=tags,
         )
     except Exception as exc:
         row.update(status="error", error=f"{type(exc).__name__}: {exc}", run_status="FAILED")
         return row
+    _test_hook_exit_after_run()
     row.update({k: result.metrics.get(k) for k in _METRICS})
     row.update(
         status=result.status,
@@ -161,6 +179,81 @@ def run_point(
         error=None,
     )
     return row
+
+
+#: Child runs carry ``sweep_point = <parent run id>:<hash of the configuration>``.
+TAG_POINT = "sweep_point"
+#: Test hook: a path; the first task to finish its run creates it and exits at once
+#: (``os._exit``), as a worker lost right after its run was FINISHED.
+_EXIT_HOOK_ENV = "_LOSSESBOX_TEST_EXIT_AFTER_RUN"
+
+
+def point_key(parent_run_id: str, config: TrainConfig) -> str:
+    """The idempotency key of one grid point of one sweep: parent run id + configuration
+    (a new sweep has a new parent, so nothing is reused across sweeps)."""
+    import hashlib
+    import json
+
+    text = json.dumps(config.to_dict(), sort_keys=True, default=str)
+    return f"{parent_run_id}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def _previous_attempts(
+    key: str, experiment: str | None, parent_run_id: str, tracking_uri: str | None
+) -> dict[str, Any] | None:
+    """Runs an earlier execution of this task logged. A complete one (FINISHED, or FAILED
+    after the fit ended, e.g. diverged) is the result: its row is returned and nothing is
+    trained again. Unfinished ones (its worker was lost) are marked KILLED and tagged
+    ``superseded``; the task then trains afresh. Tracking problems: train afresh."""
+    from .tracking import list_runs, supersede_run
+
+    try:
+        runs = list_runs(
+            experiment,
+            filter=f"tags.{TAG_POINT} = '{key}'",
+            tracking_uri=tracking_uri,
+            parent_run_id=parent_run_id,
+        )
+    except Exception:
+        return None
+    if not len(runs):
+        return None
+    fit_status = runs.get("tags.fit_status")
+    superseded = runs.get("tags.superseded")
+    for i in range(len(runs)):
+        status = runs["status"].iloc[i]
+        if superseded is not None and superseded.iloc[i] == "true":
+            continue
+        fit = fit_status.iloc[i] if fit_status is not None else None
+        if status == "FINISHED" or (status == "FAILED" and isinstance(fit, str)):
+            metrics = {k: runs.get(f"metrics.{k}") for k in _METRICS}
+            row = {k: (v.iloc[i] if v is not None else None) for k, v in metrics.items()}
+            if row.get("n_iter") is not None:
+                row["n_iter"] = int(row["n_iter"])
+            row.update(status=fit, run_status=status, run_id=runs["run_id"].iloc[i], error=None)
+            row["tracking_error"] = None
+            return row
+    for i in range(len(runs)):
+        if superseded is None or superseded.iloc[i] != "true":
+            with contextlib.suppress(Exception):
+                supersede_run(
+                    runs["run_id"].iloc[i],
+                    "superseded: the task was executed again (its worker was lost)",
+                    tracking_uri=tracking_uri,
+                )
+    return None
+
+
+def _test_hook_exit_after_run() -> None:
+    marker = os.environ.get(_EXIT_HOOK_ENV)
+    if not marker:
+        return
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os._exit(3)
 
 
 def model_name(config: TrainConfig) -> str:
@@ -223,13 +316,23 @@ def parallel_backend(
                 cluster.close()
             where = addr or "a local cluster"
             raise ValueError(f"cannot connect to the Dask scheduler at {where}: {exc}") from None
+        # A lost scheduler makes distributed log tracebacks from its own threads; the sweep
+        # reports it in one line (and ends the parent run FAILED with the reason).
+        quiet = [logging.getLogger(n) for n in ("distributed", "tornado")]
+        levels = [q.level for q in quiet]
+        for q in quiet:
+            q.setLevel(logging.CRITICAL)
         try:
             with joblib.parallel_config(backend="dask"):
                 yield -1
         finally:
-            client.close()
+            with contextlib.suppress(Exception):
+                client.close(timeout=5)
             if cluster is not None:
-                cluster.close()
+                with contextlib.suppress(Exception):
+                    cluster.close(timeout=10)
+            for q, level in zip(quiet, levels, strict=True):
+                q.setLevel(level)
         return
     if backend == "ray":
         try:
@@ -317,45 +420,58 @@ def run_sweep(
     errors: list[str] = []
     rows: list[dict] = []
     try:
-        if track:
-            for name in dict.fromkeys(exp_names):
-                group = [c for c, e in zip(configs, exp_names, strict=True) if e == name]
-                parent = TrackedRun(
-                    name,
-                    tracking_uri=uri,
-                    run_name=run_name or f"sweep-{stamp}",
-                    params=_grid_params(group),
-                    tags={"lossesbox_kind": "sweep", "backend": backend},
-                    background=False,
-                ).start()
-                parents[name] = parent
-                if parent.error:
-                    errors.append(parent.error)
-        environ = {ARTIFACT_ROOT_ENV: os.environ.get(ARTIFACT_ROOT_ENV)}
-        tasks = [
-            (
-                i,
-                config,
-                data[key],
-                dict(
-                    track=track,
-                    experiment=name,
-                    tracking_uri=uri,
-                    parent_run_id=parents[name].run_id if name in parents else None,
-                    environ=environ,
-                ),
-            )
-            for i, (config, key, name) in enumerate(zip(configs, keys, exp_names, strict=True))
-        ]
-        rows = _execute(tasks, jobs, backend, scheduler, address, progress)
+        # Connect first: a backend that cannot start leaves no empty parent run behind.
+        with parallel_backend(backend, jobs, scheduler=scheduler, address=address) as n_jobs:
+            if track:
+                for name in dict.fromkeys(exp_names):
+                    group = [c for c, e in zip(configs, exp_names, strict=True) if e == name]
+                    parent = TrackedRun(
+                        name,
+                        tracking_uri=uri,
+                        run_name=run_name or f"sweep-{stamp}",
+                        params=_grid_params(group),
+                        tags={"lossesbox_kind": "sweep", "backend": backend},
+                        background=False,
+                    ).start()
+                    parents[name] = parent
+                    if parent.error:
+                        errors.append(parent.error)
+            environ = {ARTIFACT_ROOT_ENV: os.environ.get(ARTIFACT_ROOT_ENV)}
+            tasks = [
+                (
+                    i,
+                    config,
+                    data[key],
+                    dict(
+                        track=track,
+                        experiment=name,
+                        tracking_uri=uri,
+                        parent_run_id=parents[name].run_id if name in parents else None,
+                        environ=environ,
+                    ),
+                )
+                for i, (config, key, name) in enumerate(zip(configs, keys, exp_names, strict=True))
+            ]
+            rows = _execute(tasks, n_jobs, progress)
     except BaseException as exc:
-        for parent in parents.values():
-            parent.__exit__(type(exc), exc, exc.__traceback__)
-        if track:  # children of killed workers: their processes are gone now
-            with contextlib.suppress(Exception):
-                from .tracking import mark_stale_runs
+        if track:
+            # Workers end after an interrupt (loky terminates them): wait for them, then
+            # mark their children KILLED, so none is left RUNNING.
+            from .tracking import settle_children
 
-                mark_stale_runs(uri)
+            ids = [p.run_id for p in parents.values() if p.run_id]
+            with contextlib.suppress(Exception):
+                settle_children(ids, tracking_uri=uri)
+        reason = exc
+        if backend == "dask" and _lost_scheduler(exc):
+            reason = RuntimeError(
+                f"the Dask scheduler was lost in the middle of the sweep "
+                f"({type(exc).__name__}: {exc})"
+            )
+        for parent in parents.values():
+            parent.__exit__(type(reason), reason, None)
+        if reason is not exc:
+            raise reason from None
         raise
 
     rows.sort(key=lambda r: r["index"])
@@ -407,14 +523,20 @@ def iter_parallel(calls: Sequence[tuple[Any, tuple, dict]], n_jobs: int) -> Iter
     yield from results
 
 
-def _execute(tasks, jobs, backend, scheduler, address, progress) -> list[dict]:
+def _lost_scheduler(exc: BaseException) -> bool:
+    """Whether a Dask error means the scheduler (not one task) went away."""
+    text = f"{type(exc).__name__}: {exc}".lower()
+    return any(
+        s in text
+        for s in ("commclosed", "scheduler-connection-lost", "cancelled", "not running", "stream")
+    )
+
+
+def _execute(tasks, n_jobs, progress) -> list[dict]:
     from tqdm.auto import tqdm
 
     rows = []
-    with (
-        parallel_backend(backend, jobs, scheduler=scheduler, address=address) as n_jobs,
-        tqdm(total=len(tasks), desc="sweep", unit="run", disable=not progress) as bar,
-    ):
+    with tqdm(total=len(tasks), desc="sweep", unit="run", disable=not progress) as bar:
         calls = [(run_point, (i, config, dataset), kw) for i, config, dataset, kw in tasks]
         for row in iter_parallel(calls, n_jobs):
             rows.append(row)

@@ -107,11 +107,25 @@ def test_sweep_in_process_table_matches_mlflow():
 
 
 @pytest.mark.slow
-def test_sweep_on_a_dask_local_cluster():
+def test_sweep_on_a_dask_local_cluster_survives_a_lost_worker_without_duplicate_runs(
+    tmp_path, monkeypatch
+):
+    """The first task to finish its run exits at once (test hook), as a worker lost right
+    after its run was FINISHED: Dask runs the task again, which finds the FINISHED child
+    (same parent, same configuration) and returns it: one child per configuration."""
     pytest.importorskip("dask.distributed")
+    marker = tmp_path / "exited"
+    monkeypatch.setenv("_LOSSESBOX_TEST_EXIT_AFTER_RUN", str(marker))
     configs = grid(TrainConfig(dataset="wine", max_epochs=15), loss=["cross_entropy", "exp_mse"])
     result = run_sweep(configs, jobs=2, backend="dask", experiment="dask-sweep")
-    _check_against_mlflow(result, 2, "dask-sweep")
+    assert marker.exists()  # a worker did exit after its run
+    _check_against_mlflow(result, 2, "dask-sweep")  # 2 FINISHED children, no duplicate
+    children = _client().search_runs(
+        [_client().get_experiment_by_name("dask-sweep").experiment_id],
+        filter_string="tags.lossesbox_kind = 'sweep-point'",
+    )
+    keys = [c.data.tags["sweep_point"] for c in children]
+    assert len(set(keys)) == 2 and all(k.startswith(result.parent_run_ids[0]) for k in keys)
     hosts_pids = _client().search_runs(
         [_client().get_experiment_by_name("dask-sweep").experiment_id],
         filter_string="tags.lossesbox_kind = 'sweep-point'",
@@ -159,3 +173,125 @@ def test_untracked_sweep_returns_the_table_only():
 def test_unknown_backend_is_a_value_error():
     with pytest.raises(ValueError, match="unknown backend 'spark'"):
         run_sweep([TrainConfig(max_epochs=2)], backend="spark", track=False)
+
+
+def test_a_re_executed_point_reuses_its_finished_child_and_supersedes_an_unfinished_one():
+    from lossesbox.sweep import point_key, run_point
+    from lossesbox.tracking import TrackedRun
+
+    config = TrainConfig(max_epochs=10)
+    with TrackedRun("iris", run_name="parent") as parent:
+        pass
+    kw = dict(track=True, experiment="iris", tracking_uri=None, parent_run_id=parent.run_id)
+    # An attempt whose worker was lost while training: RUNNING, never ended.
+    stale = TrackedRun(
+        "iris",
+        parent_run_id=parent.run_id,
+        tags={"sweep_point": point_key(parent.run_id, config)},
+    ).start()
+    first = run_point(0, config, None, **kw)
+    client = _client()
+    assert client.get_run(stale.run_id).info.status == "KILLED"
+    assert client.get_run(stale.run_id).data.tags["superseded"] == "true"
+    again = run_point(0, config, None, **kw)  # Dask runs the task once more
+    assert again["run_id"] == first["run_id"] and again["test_accuracy"] == first["test_accuracy"]
+    assert again["run_status"] == "FINISHED" and again["status"] == first["status"]
+    exp = client.get_experiment_by_name("iris").experiment_id
+    finished = client.search_runs(
+        [exp], filter_string="tags.sweep_point != '' and attributes.status = 'FINISHED'"
+    )
+    assert [r.info.run_id for r in finished] == [first["run_id"]]
+    stale._sender.close()
+
+
+@pytest.mark.slow
+def test_a_failed_dask_connect_creates_no_run():
+    pytest.importorskip("dask.distributed")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ValueError, match="cannot connect to the Dask scheduler"):
+        run_sweep(
+            [TrainConfig(max_epochs=2)],
+            backend="dask",
+            scheduler=f"tcp://127.0.0.1:{port}",
+            experiment="never",
+        )
+    assert _client().get_experiment_by_name("never") is None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_ctrl_c_of_a_sweep_leaves_no_child_running(tmp_path):
+    """SIGINT to the sweep's process once both workers have a RUNNING child: the workers
+    are terminated, the sweep waits for them, then marks their children KILLED."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lossesbox",
+            "sweep",
+            "--jobs",
+            "2",
+            "--dataset",
+            "digits",
+            "--solver",
+            "gd",
+            "--epochs",
+            "100000",
+            "--tol",
+            "0",
+            "--loss",
+            "mse,hinge",
+            "--experiment",
+            "ctrl-c",
+            "--quiet",
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    client = _client()
+    try:
+        deadline = time.monotonic() + 180
+        running = []
+        while time.monotonic() < deadline and len(running) < 2:
+            assert proc.poll() is None, proc.communicate()
+            exp = client.get_experiment_by_name("ctrl-c")
+            running = (
+                client.search_runs(
+                    [exp.experiment_id],
+                    filter_string="tags.lossesbox_kind = 'sweep-point' and "
+                    "attributes.status = 'RUNNING'",
+                )
+                if exp
+                else []
+            )
+            time.sleep(0.3)
+        assert len(running) == 2, "the workers never had a RUNNING child each"
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    exp = client.get_experiment_by_name("ctrl-c")
+    runs = client.search_runs([exp.experiment_id])
+    children = [r for r in runs if r.data.tags.get("lossesbox_kind") == "sweep-point"]
+    assert len(children) == 2
+    assert [r.info.status for r in runs if r.info.status == "RUNNING"] == []
+    assert all(r.info.status == "KILLED" for r in children)
+    [parent] = [r for r in runs if r.data.tags.get("lossesbox_kind") == "sweep"]
+    assert parent.info.status == "KILLED"

@@ -33,7 +33,7 @@ process owns a run; stale runs), ``_sender`` (buffered metrics), ``_run``
 
 from __future__ import annotations
 
-from ._process import mark_stale_runs
+from ._process import mark_stale_runs, settle_children, supersede_run
 from ._queries import (
     csv_text,
     download_artifacts,
@@ -102,8 +102,10 @@ __all__ = [
     "probe_store",
     "redact_uri",
     "resolve_tracking_uri",
+    "settle_children",
     "short_error",
     "spool_root",
+    "supersede_run",
     "sync_spool",
     "sync_spools",
     "ui_command",

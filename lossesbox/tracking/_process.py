@@ -164,3 +164,49 @@ def _mark_stale_throttled(uri: str) -> None:
             return
         _STALE_CHECKED[uri] = now
     mark_stale_runs(uri)
+
+
+def supersede_run(run_id: str, reason: str, *, tracking_uri: str | None = None) -> None:
+    """Tag run ``run_id`` ``superseded=true`` with ``stop_reason = reason``; a run not yet
+    ended (RUNNING) is marked KILLED: another execution of the same work replaces it."""
+    uri = resolve_tracking_uri(tracking_uri)
+    client = _client(uri)
+    run = _retry(client.get_run, run_id)
+    _retry(client.set_tag, run_id, "superseded", "true")
+    _retry(client.set_tag, run_id, TAG_STOP_REASON, reason)
+    if run.info.status in ("RUNNING", "SCHEDULED"):
+        _retry(client.set_terminated, run_id, "KILLED")
+
+
+def settle_children(
+    parent_run_ids: Sequence[str], *, tracking_uri: str | None = None, timeout: float = 30.0
+) -> list[str]:
+    """After an interrupted sweep: wait (≤ ``timeout`` s) until the processes of this host
+    that own RUNNING children of ``parent_run_ids`` have ended, then mark runs of dead
+    processes KILLED (:func:`mark_stale_runs`); return the ids marked.
+
+    Marking at once would see workers that are still shutting down as alive and leave
+    their children RUNNING for good."""
+    if not parent_run_ids:
+        return []
+    import psutil
+
+    from ._queries import list_runs
+
+    uri = resolve_tracking_uri(tracking_uri)
+    procs = []
+    for parent in parent_run_ids:
+        runs = list_runs(tracking_uri=uri, parent_run_id=parent)
+        if not len(runs) or "tags.pid" not in runs:
+            continue
+        running = runs[runs["status"].eq("RUNNING") & runs.get("tags.host").eq(_host())]
+        for pid in running["tags.pid"].dropna().unique():
+            if int(pid) == os.getpid():
+                continue
+            try:
+                procs.append(psutil.Process(int(pid)))
+            except (psutil.Error, ValueError):
+                continue
+    if procs:
+        psutil.wait_procs(procs, timeout=timeout)
+    return mark_stale_runs(uri)
