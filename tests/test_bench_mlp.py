@@ -10,6 +10,7 @@ import pytest
 from bench.run import main
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
 def test_quick_mlp_case_times_both_sides(tmp_path):
     out = tmp_path / "latest.json"
@@ -17,7 +18,11 @@ def test_quick_mlp_case_times_both_sides(tmp_path):
     assert main(argv) == 0
     case = json.loads(out.read_text())["cases"]["mlp"]
     assert case["status"] == "ok"
-    assert [r["hidden"] for r in case["rows"]] == ["100x100", "256"]
+    assert [(r["hidden"], r["history"]) for r in case["rows"]] == [
+        ("100x100", "exact"),
+        ("100x100", "running"),
+        ("256", "exact"),
+    ]
     for r in case["rows"]:
         assert r["ours_s"]["median"] > 0 and r["torch_s"]["median"] > 0
         assert r["ratio"]["median"] > 0
