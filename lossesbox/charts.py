@@ -41,6 +41,8 @@ __all__ = [
     "sign_heatmap",
     "sign_lines",
     "spread_chart",
+    "standalone",
+    "to_svg",
     "training_curves",
 ]
 
@@ -66,6 +68,22 @@ CURVE_COLORS = ["#1f77b4", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd", "#8c564b"
 """Line colours in metric order (Tableau's blue, orange, red, green, …): never two blues."""
 
 _MAX_FRAME_ROWS = 5000  # Altair's default max_rows for DataFrames
+
+
+def standalone(chart: alt.TopLevelMixin, width: int = 640) -> alt.TopLevelMixin:
+    """``chart`` at a fixed ``width`` with Vega-Lite's default sizing, for a file (and for
+    ``&``/``|`` composition, which refuses a sub-chart's own ``autosize``)."""
+    out = chart.copy(deep=False)
+    out.autosize = alt.Undefined
+    return out.properties(width=width)
+
+
+def to_svg(chart: alt.TopLevelMixin) -> str:
+    """The chart rendered to SVG by vl-convert: a picture that needs no network (no Vega
+    from a CDN) and that MLflow's artifact viewer shows as an image."""
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(chart.to_dict())
 
 
 def _clean(value):

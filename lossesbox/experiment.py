@@ -404,10 +404,11 @@ _LOGGED_FINAL = ("test_accuracy", "test_log_loss", "train_log_loss", "n_iter", "
 
 
 def _chart_files(history: pd.DataFrame, class_names) -> dict[str, str]:
-    """Loss curves and the gradient-sign heatmap as standalone Altair HTML.
+    """Loss curves and the gradient-sign heatmap as SVG images (``charts/*.svg``).
 
-    Built with Altair's construction-time validation off (it validates every inline data
-    record, ~0.3 s a chart); ``to_html`` still validates the finished spec once.
+    Rendered here by vl-convert, so they need no network to view: MLflow's UI shows SVG
+    artifacts as images (HTML pages that load Vega from a CDN stay blank offline). Built
+    with Altair's construction-time validation off (it validates every data record).
     """
     from altair.utils.schemapi import debug_mode
 
@@ -415,12 +416,12 @@ def _chart_files(history: pd.DataFrame, class_names) -> dict[str, str]:
 
     files = {}
     with debug_mode(False):
-        curves = charts.training_curves(history).properties(width=640)
-        accuracy = charts.accuracy_curves(history).properties(width=640)
-        files["charts/loss_curves.html"] = (curves & accuracy).to_html()
+        curves = charts.standalone(charts.training_curves(history))
+        accuracy = charts.standalone(charts.accuracy_curves(history))
+        files["charts/loss_curves.svg"] = charts.to_svg(curves & accuracy)
         if charts.class_columns(history, "wrong_way_share"):
             heat = charts.sign_heatmap(history, "wrong_way_share", class_names)
-            files["charts/gradient_signs.html"] = heat.properties(width=640).to_html()
+            files["charts/gradient_signs.svg"] = charts.to_svg(charts.standalone(heat))
     return files
 
 

@@ -83,7 +83,7 @@ def _iris():
     return load_dataset("iris")
 
 
-def test_train_logs_params_metrics_artifacts_and_a_loadable_model(_iris):
+def test_train_logs_params_metrics_artifacts_and_a_loadable_model(_iris, tmp_path):
     config = TrainConfig(dataset="iris", loss="mse", solver="gd", learning_rate=0.5, max_epochs=30)
     env_before = os.environ["MLFLOW_TRACKING_URI"]
     result = run_experiment(config, dataset=_iris)
@@ -95,6 +95,8 @@ def test_train_logs_params_metrics_artifacts_and_a_loadable_model(_iris):
     assert run.info.status == "FINISHED"
     exp = client.get_experiment(run.info.experiment_id)
     assert exp.name == "iris"
+    # MLflow's UI opens it on runs and charts, not on the GenAI trace view
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     assert exp.artifact_location == os.path.join(
         os.environ["LOSSESBOX_ARTIFACT_ROOT"], exp.experiment_id
     )
@@ -124,7 +126,12 @@ def test_train_logs_params_metrics_artifacts_and_a_loadable_model(_iris):
     names = {a.path for a in client.list_artifacts(result.run_id)}
     assert {"history.csv", "charts"} <= names
     charts = {a.path for a in client.list_artifacts(result.run_id, "charts")}
-    assert charts == {"charts/loss_curves.html", "charts/gradient_signs.html"}
+    assert charts == {"charts/loss_curves.svg", "charts/gradient_signs.svg"}
+    # pictures that render offline: SVG with the data drawn in, no script, no CDN
+    for name in charts:
+        svg = open(client.download_artifacts(result.run_id, name, str(tmp_path))).read()
+        assert svg.lstrip().startswith("<svg") and "<script" not in svg and "cdn" not in svg
+        assert svg.count("<path") + svg.count("<rect") > 20
     frame = get_history_frame(result.run_id)
     pd.testing.assert_frame_equal(frame, result.history, check_dtype=False)
     # The model: loadable by pyfunc, predicts the in-memory pipeline's labels.
@@ -137,6 +144,17 @@ def test_train_logs_params_metrics_artifacts_and_a_loadable_model(_iris):
     np.testing.assert_allclose(
         pipeline.predict_proba(X_test), result.pipeline.predict_proba(X_test)
     )
+
+
+def test_an_existing_untagged_experiment_gets_the_experiment_kind_tag():
+    from lossesbox.tracking import get_or_create_experiment
+
+    client = _client()
+    old = client.create_experiment("made-by-hand")  # as an older lossesbox left it
+    assert "mlflow.experimentKind" not in client.get_experiment(old).tags
+    assert get_or_create_experiment("made-by-hand") == old
+    tags = client.get_experiment(old).tags
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_csv_run_logs_the_file_name_not_its_path(tmp_path):

@@ -53,7 +53,8 @@ MODULES = (
 
 
 def import_all(tracking_uri: str | None = None) -> dict[str, float]:
-    """Import :data:`MODULES`, then MLflow, skops and the store (``tracking.warm_up``).
+    """Import :data:`MODULES`, start vl-convert (the run's SVG charts), then MLflow,
+    skops and the store (``tracking.warm_up``).
 
     Runs in the calling thread and returns the seconds each step took. A failing step is
     logged and skipped: it only costs the time it would have saved (the page that needs
@@ -67,6 +68,17 @@ def import_all(tracking_uri: str | None = None) -> dict[str, float]:
         except ImportError:
             log.debug("preload: %s not importable", name, exc_info=True)
     seconds["imports"] = time.perf_counter() - start
+    start = time.perf_counter()
+    try:  # vl-convert's engine starts on its first chart (≈1.5 s): the run's SVG charts
+        import altair as alt
+        import pandas as pd
+
+        from ..charts import to_svg
+
+        to_svg(alt.Chart(pd.DataFrame({"x": [0.0]})).mark_point().encode(x="x:Q"))
+    except Exception:
+        log.debug("preload: vl-convert warm-up failed", exc_info=True)
+    seconds["vl-convert"] = time.perf_counter() - start
     start = time.perf_counter()
     try:
         from .. import tracking

@@ -347,15 +347,34 @@ def get_or_create_experiment(name: str, tracking_uri: str | None = None) -> str:
     if exp is not None:
         if exp.lifecycle_stage == "deleted":
             _retry(client.restore_experiment, exp.experiment_id)
+        if exp.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+            _tag_kind(client, exp.experiment_id)
         return exp.experiment_id
     try:
-        return _create_experiment(client, uri, name)
+        experiment_id = _create_experiment(client, uri, name)
     except Exception as exc:
         exp = _retry(client.get_experiment_by_name, name)
         if exp is None:  # not a creation race: a real error
             raise
         del exc
         return exp.experiment_id
+    _tag_kind(client, experiment_id)
+    return experiment_id
+
+
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+"""MLflow 3's UI opens an experiment with this tag on its runs and charts, not on the
+GenAI trace view (with its "Detect issues" popup)."""
+
+
+def _tag_kind(client, experiment_id: str) -> None:
+    try:
+        _retry(client.set_experiment_tag, experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    except Exception:  # a read-only or older store: the UI's default view is still usable
+        import logging
+
+        logging.getLogger(__name__).debug("could not tag %s", experiment_id, exc_info=True)
 
 
 def _create_experiment(client, uri: str, name: str) -> str:
