@@ -44,6 +44,7 @@ __all__ = [
     "standalone",
     "to_svg",
     "training_curves",
+    "with_rule",
 ]
 
 SIGN_COLORS = {"right way": "#2e7d32", "wrong way": "#c62828", "zero": "#9e9e9e"}
@@ -67,6 +68,9 @@ a colour legend kept 2 px for its rows.)"""
 CURVE_COLORS = ["#1f77b4", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#17becf"]
 """Line colours in metric order (Tableau's blue, orange, red, green, …): never two blues."""
 
+_CLASS_SCALE = alt.Scale(scheme="tableau10")
+"""Classes in clearly different hues (Streamlit's default palette starts with two blues)."""
+
 _MAX_FRAME_ROWS = 5000  # Altair's default max_rows for DataFrames
 
 
@@ -76,6 +80,25 @@ def standalone(chart: alt.TopLevelMixin, width: int = 640) -> alt.TopLevelMixin:
     out = chart.copy(deep=False)
     out.autosize = alt.Undefined
     return out.properties(width=width)
+
+
+def with_rule(
+    chart: alt.Chart, epoch: float | None, *, offset: float = 0.0
+) -> alt.Chart | alt.LayerChart:
+    """``chart`` (x = ``epoch``) with a dashed vertical rule at ``epoch + offset`` (the
+    replay's epoch; ``offset=0.5`` marks the middle of a heatmap column). ``None``: the
+    chart unchanged."""
+    if epoch is None:
+        return chart
+    base = chart.copy(deep=False)
+    base.autosize = alt.Undefined  # a layer's parts may not size themselves
+    title, base.title = base.title, alt.Undefined  # the layer carries the title
+    rule = (
+        alt.Chart(pd.DataFrame({"epoch": [float(epoch) + offset]}))
+        .mark_rule(strokeDash=[5, 3], color="#212121", strokeWidth=1.5)
+        .encode(x="epoch:Q")
+    )
+    return alt.layer(base, rule).properties(autosize=FIT_WIDTH, title=title)
 
 
 def to_svg(chart: alt.TopLevelMixin) -> str:
@@ -606,13 +629,13 @@ def decision_regions_chart(
             x2="x1:Q",
             y=alt.Y("y0:Q", title=y, scale=y_scale),
             y2="y1:Q",
-            color=alt.Color("predicted:N", title="class"),
+            color=alt.Color("predicted:N", title="class", scale=_CLASS_SCALE),
         )
     )
     encoding = {
         "x": alt.X("x:Q", scale=x_scale),
         "y": alt.Y("y:Q", scale=y_scale),
-        "color": alt.Color("label:N", title="class"),
+        "color": alt.Color("label:N", title="class", scale=_CLASS_SCALE),
         "tooltip": ["x:Q", "y:Q", "label:N"],
     }
     if "split" in points.columns:

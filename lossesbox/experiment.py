@@ -497,9 +497,13 @@ def run_experiment(
         keep = True
         if callback is not None and callback(record) is False:
             keep = False
+        record.pop("parameters", None)  # for the caller's callback only, never logged
         if run is not None:
             run.log_record(record)
         return keep
+
+    # a callback asking for each epoch's parameters (the dashboard's replay) still gets them
+    on_epoch.wants_parameters = bool(getattr(callback, "wants_parameters", False))
 
     import pandas as pd
 

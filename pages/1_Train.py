@@ -12,9 +12,11 @@ import pandas as pd
 
 from lossesbox import LOSSES
 from lossesbox.app.live import TrainingJob
+from lossesbox.app.replay import RegionGrid, snapshot_at
 from lossesbox.app.results import confusion, decision_grid, ending_message, has_regions
 from lossesbox.app.widgets import (
     LAST_RESULT,
+    LAST_SNAPSHOTS,
     PERSIST,
     TRAIN_JOB,
     collect_finished_job,
@@ -29,11 +31,14 @@ from lossesbox.app.widgets import (
 from lossesbox.charts import (
     CURVE_STYLES,
     accuracy_curves,
+    class_columns,
     confusion_matrix_chart,
     curve_frame,
     curve_spec,
     decision_regions_chart,
+    sign_heatmap,
     training_curves,
+    with_rule,
 )
 from lossesbox.datasets import DATASETS, GENERATED, dataset_options, read_csv_preview
 from lossesbox.experiment import format_hidden
@@ -307,17 +312,39 @@ elif clicked:
             test_size=float(test_share),
             validation_fraction=float(val_share),
         ).validate(data_given=True)
-        job = TrainingJob(config, dataset, track=track, experiment=experiment or None).start()
+        job = TrainingJob(
+            config,
+            dataset,
+            track=track,
+            experiment=experiment or None,
+            # live decision regions and the replay: built-in or generated 2-D data (a user
+            # table goes through its own column preprocessing, shown after training)
+            keep_parameters=has_regions(dataset) and getattr(dataset, "frame", None) is None,
+        ).start()
         st.session_state[TRAIN_JOB] = job
         running = True
 c2.button("Stop", key="tr_stop", disabled=not running, on_click=stop_job)
 
 
-def draw(history: pd.DataFrame) -> None:
-    """Loss curves and accuracy side by side."""
+def draw(history: pd.DataFrame, epoch: int | None = None) -> None:
+    """Loss curves and accuracy side by side, a dashed rule at ``epoch`` (the replay)."""
     col_loss, col_acc = st.columns(2)
-    col_loss.altair_chart(training_curves(history))
-    col_acc.altair_chart(accuracy_curves(history))
+    col_loss.altair_chart(with_rule(training_curves(history), epoch))
+    col_acc.altair_chart(with_rule(accuracy_curves(history), epoch))
+
+
+def charts_available(history: pd.DataFrame) -> bool:
+    return bool(class_columns(history, "wrong_way_share"))
+
+
+def region_grid(job_or_result) -> RegionGrid:
+    """The decision-region grid of a 2-D run, built once and kept on the job/result."""
+    grid = getattr(job_or_result, "_region_grid", None)
+    if grid is None:
+        dataset = job_or_result.dataset if job_or_result.dataset is not None else None
+        grid = RegionGrid(dataset, job_or_result.config)
+        job_or_result._region_grid = grid
+    return grid
 
 
 def progress_text(job: TrainingJob, epoch: int) -> str:
@@ -346,10 +373,24 @@ def live_view() -> None:
     if records:
         # plain Vega-Lite specs built once: no Altair validation on every redraw
         history = pd.DataFrame({k: [r.get(k, np.nan) for r in records] for k in LIVE_KEYS})
-        col_loss, col_acc = st.columns(2)
-        for col, style in ((col_loss, "loss"), (col_acc, "accuracy")):
+        latest = job.latest_snapshot() if job.keep_parameters else None
+        cols = st.columns(3 if latest is not None else 2)
+        for col, style in zip(cols, ("loss", "accuracy"), strict=False):
             frame = curve_frame(history, CURVE_STYLES[style]["metrics"])
             col.vega_lite_chart(frame, curve_spec(style))
+        if latest is not None:  # 2-D data: the decision regions as they are now
+            grid = region_grid(job)
+            snap_epoch, parameters = latest
+            cols[2].altair_chart(
+                decision_regions_chart(
+                    grid.frame(parameters),
+                    grid.points,
+                    x=job.dataset.feature_names[0],
+                    y=job.dataset.feature_names[1],
+                    title=f"Decision regions at epoch {snap_epoch}",
+                    height=260,
+                )
+            )
 
 
 # --- Live: while the worker trains, a fragment polls it ------------------------------------------
@@ -366,7 +407,33 @@ if failure:
 result = None if running or data_failed else st.session_state.get(LAST_RESULT)
 if result is not None:
     cfg = result.config
-    draw(result.history)
+    last_epoch = int(result.history["epoch"].iloc[-1]) if len(result.history) else 0
+    replay = last_epoch
+    if last_epoch > 0:
+        replay = st.slider(
+            "Replay the run: epoch",
+            0,
+            last_epoch,
+            last_epoch,
+            key="tr_replay",
+            help="Moves the dashed rule on the curves and the heatmap"
+            + (
+                ", and redraws the decision regions at that epoch"
+                if result.dataset.n_features == 2
+                else ""
+            )
+            + ".",
+        )
+    draw(result.history, replay)
+    if charts_available(result.history):
+        with st.container(key="signs_heatmap_train"):
+            st.altair_chart(
+                with_rule(
+                    sign_heatmap(result.history, "wrong_way_share", result.dataset.class_names),
+                    replay,
+                    offset=0.5,
+                )
+            )
     st.header("Result")
     st.caption(
         (
@@ -414,9 +481,22 @@ if result is not None:
             st.caption("Confusion matrix left out: more than 30 classes.")
     if has_regions(result.dataset):
         with col_dr, friendly_errors("Decision regions"):
-            grid, points = decision_grid(result)
             names = result.dataset.feature_names
-            st.altair_chart(decision_regions_chart(grid, points, x=names[0], y=names[1]))
+            snapshot = snapshot_at(st.session_state.get(LAST_SNAPSHOTS) or {}, replay)
+            if replay < last_epoch and snapshot is not None:
+                grid = region_grid(result)
+                st.altair_chart(
+                    decision_regions_chart(
+                        grid.frame(snapshot[1]),
+                        grid.points,
+                        x=names[0],
+                        y=names[1],
+                        title=f"Decision regions at epoch {snapshot[0]} (replay)",
+                    )
+                )
+            else:
+                grid, points = decision_grid(result)
+                st.altair_chart(decision_regions_chart(grid, points, x=names[0], y=names[1]))
     st.download_button(
         "Download the history (CSV)",
         result.history.to_csv(index=False),

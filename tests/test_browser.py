@@ -317,6 +317,32 @@ def test_every_page_as_a_person_sees_it(server, page, shots):
     train = _look(page, shots, "01_train_iris")
     assert len(train["charts"]) >= 3  # loss, accuracy, confusion matrix
 
+    # 2-D data: live decision regions while training, then the epoch replay
+    _choose(page, "Dataset", "moons (generated)")
+    page.get_by_text("2 features").first.wait_for(timeout=60_000)
+    _choose(page, "Solver", "gd")
+    epochs = page.get_by_label("Epochs (lbfgs: iterations)")
+    epochs.fill("20000")
+    epochs.press("Enter")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"Epoch \d+/20000")).wait_for(timeout=120_000)
+    # while it trains: loss, accuracy and the decision regions (a canvas: counted, then seen)
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length >= 3",
+        timeout=60_000,
+    )
+    _screenshot(page, shots / "01a_train_moons_live.png")
+    page.get_by_text(re.compile(r"Logged as run [0-9a-f]{32}")).wait_for(timeout=240_000)
+    slider = page.get_by_test_id("stSlider").filter(has_text="Replay the run").get_by_role("slider")
+    slider.focus()
+    for _ in range(8):
+        slider.press("PageDown")  # back in time
+    moons = _look(page, shots, "01b_train_moons_replay")
+    assert len(moons["charts"]) >= 5  # curves ×2, heatmap, confusion matrix, regions
+    assert _heatmaps(moons)[0]["height"] >= ROW_PX * 2 + 60
+
+    _choose(page, "Dataset", "iris")  # the side-by-side tab below starts from iris again
     _open(page, "Gradient signs")
     signs = _look(page, shots, "02_gradient_signs_last_model")
     (heat,) = _heatmaps(signs)

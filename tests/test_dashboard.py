@@ -244,6 +244,14 @@ def test_train_page_two_feature_data_shows_decision_regions():
     # the grid's predictions are the model's, and every data point is drawn on top
     assert set(regions["predicted"].dropna()) <= set(result.dataset.class_names)
     assert regions["split"].notna().sum() == 120
+    # the replay: the slider's epoch redraws the regions from that epoch's parameters
+    last = int(result.history["epoch"].iloc[-1])
+    assert at.slider(key="tr_replay").value == last
+    at.slider(key="tr_replay").set_value(0).run()
+    no_errors(at)
+    start = chart_data(at, "Decision regions at epoch 0 (replay)")
+    assert start["predicted"].dropna().nunique() == 1  # zero weights: one class everywhere
+    assert any(s.get("layer") and "heatmap" not in str(s) for s in charts(at))
 
 
 GOOD_CSV = b"x0,x1,label\n" + b"".join(

@@ -483,3 +483,48 @@ def test_runs_overlay_chart_x_modes():
     assert log["layer"][0]["encoding"]["color"]["legend"]["symbolLimit"] == 0
     with pytest.raises(ValueError, match="x must be"):
         charts.runs_overlay_chart(frame, "objective", x="bogus")
+
+
+def _moons_job(**options):
+    from lossesbox.datasets import load_dataset
+    from lossesbox.experiment import TrainConfig
+
+    dataset = load_dataset("moons", n_samples=120)
+    config = TrainConfig(dataset="moons", solver="gd", max_epochs=40, tol=0.0, **options)
+    job = TrainingJob(config, dataset, track=False, keep_parameters=True).start()
+    assert job.wait(120) and job.error is None, job.error_traceback
+    return job
+
+
+@pytest.mark.parametrize("model", ["linear", "mlp"])
+def test_snapshots_replay_the_models_own_decision_regions(model):
+    """The last snapshot's regions are the fitted pipeline's predictions, cell by cell;
+    the epoch-0 snapshot of a zero-initialized linear model predicts one class."""
+    from lossesbox.app.replay import RegionGrid, snapshot_at
+    from lossesbox.app.results import decision_grid
+
+    job = _moons_job(**({"model": "mlp", "hidden": (8,)} if model == "mlp" else {}))
+    snaps = job.snapshots()
+    assert sorted(snaps) == list(range(41))
+    grid = RegionGrid(job.dataset, job.config, n=30)
+    final, _ = decision_grid(job.result, n=30)
+    np.testing.assert_array_equal(grid.frame(snaps[40])["predicted"], final["predicted"])
+    np.testing.assert_allclose(grid.frame(snaps[40])[["x0", "y1"]], final[["x0", "y1"]])
+    if model == "linear":
+        assert grid.frame(snaps[0])["predicted"].nunique() == 1
+    assert snapshot_at(snaps, 17.5)[0] == 17 and snapshot_at({}, 3) is None
+
+
+def test_snapshots_are_thinned_evenly_and_keep_the_latest(monkeypatch):
+    monkeypatch.setattr(TrainingJob, "MAX_SNAPSHOTS", 8)
+    job = _moons_job()
+    epochs = sorted(job.snapshots())
+    assert len(epochs) <= 9 and epochs[0] == 0 and epochs[-1] == 40
+    steps = set(np.diff(epochs[:-1]))
+    assert len(steps) == 1  # evenly spaced (then the latest)
+
+
+def test_the_history_never_holds_parameters():
+    job = _moons_job()
+    assert all("parameters" not in r for r in job.records())
+    assert "parameters" not in job.result.history.columns

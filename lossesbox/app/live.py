@@ -43,6 +43,10 @@ class TrainingJob:
     if ``run_experiment`` raised), ``done``, ``stop_requested``, ``seconds``.
     """
 
+    MAX_SNAPSHOTS = 400
+    """Parameter snapshots kept for the replay; past that, every other one is dropped and
+    only every 2nd (4th, …) epoch is kept from then on."""
+
     def __init__(
         self,
         config: Any,
@@ -51,8 +55,12 @@ class TrainingJob:
         track: bool = True,
         experiment: str | None = None,
         runner: Callable[..., Any] | None = None,
+        keep_parameters: bool = False,
     ):
         self.config = config
+        self.keep_parameters = keep_parameters
+        self._snapshots: dict[int, dict] = {}
+        self._stride = 1
         self.dataset = dataset
         self.track = track
         self.experiment = experiment
@@ -123,23 +131,52 @@ class TrainingJob:
         return "training"
 
     # -- worker -----------------------------------------------------------------------------
+    def snapshots(self) -> dict[int, dict]:
+        """``{epoch: fitted attributes}`` kept so far (with ``keep_parameters``): every
+        epoch up to :data:`MAX_SNAPSHOTS`, then thinned evenly, the latest always kept."""
+        with self._lock:
+            return dict(self._snapshots)
+
+    def latest_snapshot(self) -> tuple[int, dict] | None:
+        with self._lock:
+            if not self._snapshots:
+                return None
+            epoch = max(self._snapshots)
+            return epoch, self._snapshots[epoch]
+
     def _callback(self, record: dict) -> bool:
+        parameters = record.pop("parameters", None)
         with self._lock:
             self._records.append(record)
+            if parameters is not None:
+                self._keep(int(record["epoch"]), parameters)
         self.last_record_at = time.perf_counter()
         return not self._stop.is_set()
+
+    def _keep(self, epoch: int, parameters: dict) -> None:
+        latest = max(self._snapshots, default=None)
+        if latest is not None and latest % self._stride != 0:
+            del self._snapshots[latest]  # it was kept only as "the latest"
+        self._snapshots[epoch] = parameters
+        if len(self._snapshots) > self.MAX_SNAPSHOTS:
+            self._stride *= 2
+            for e in [e for e in self._snapshots if e % self._stride != 0 and e != epoch]:
+                del self._snapshots[e]
 
     def _run(self) -> None:
         try:
             runner = self._runner
             if runner is None:
                 from ..experiment import run_experiment as runner
+            callback: Callable[[dict], bool] = self._callback
+            if self.keep_parameters:
+                callback = _WithParameters(self._callback)
             self.result = runner(
                 self.config,
                 dataset=self.dataset,
                 track=self.track,
                 experiment=self.experiment,
-                callback=self._callback,
+                callback=callback,
             )
         except Exception as exc:  # reported to the page, never raised into Streamlit
             self.error = exc
@@ -150,3 +187,15 @@ class TrainingJob:
         finally:
             self.finished_at = time.perf_counter()
             self._done.set()
+
+
+class _WithParameters:
+    """A callback asking the trainer for each epoch's parameters (``wants_parameters``)."""
+
+    wants_parameters = True
+
+    def __init__(self, callback: Callable[[dict], bool]):
+        self._callback = callback
+
+    def __call__(self, record: dict) -> bool:
+        return self._callback(record)

@@ -27,6 +27,7 @@ import streamlit as st
 __all__ = [
     "DEFAULT_TRACKING_URI",
     "LAST_RESULT",
+    "LAST_SNAPSHOTS",
     "MLFLOW_UI",
     "TRAIN_JOB",
     "collect_finished_job",
@@ -44,6 +45,7 @@ __all__ = [
 log = logging.getLogger("lossesbox.dashboard")
 
 LAST_RESULT = "last_result"
+LAST_SNAPSHOTS = "last_snapshots"
 TRAIN_JOB = "train_job"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 MLFLOW_UI = os.environ.get("LOSSESBOX_MLFLOW_UI", "http://127.0.0.1:5000")
@@ -122,6 +124,7 @@ def collect_finished_job() -> None:
     if job is not None and job.done:
         if job.result is not None:
             st.session_state[LAST_RESULT] = job.result
+            st.session_state[LAST_SNAPSHOTS] = job.snapshots()  # for the epoch replay
         st.session_state["last_job_error"] = job.error_message
         del st.session_state[TRAIN_JOB]
 

@@ -359,6 +359,15 @@ class SoftmaxClassifierBase(ClassifierMixin, BaseEstimator):
     def _set_fitted(self, obj: Objective, theta: np.ndarray) -> None:
         raise NotImplementedError
 
+    def _parameter_snapshot(self, obj: Objective, theta: np.ndarray) -> dict:
+        """Copies of the fitted attributes ``theta`` stands for (``coef_``/``intercept_``
+        or ``coefs_``/``intercepts_``), as ``_set_fitted`` would set them; the estimator
+        itself is untouched. Passed to a callback with ``wants_parameters = True`` under
+        the record's ``"parameters"`` key (the history itself never holds parameters)."""
+        shadow = type(self).__new__(type(self))
+        shadow._set_fitted(obj, theta)
+        return dict(vars(shadow))
+
     def _fitted_theta(self, obj: Objective) -> np.ndarray:
         raise NotImplementedError
 
@@ -609,8 +618,12 @@ class _Run:
         if callback is None:
             return True
         t = time.perf_counter()
+        payload = dict(rec)
+        if getattr(callback, "wants_parameters", False):
+            # opt-in (the dashboard's replay): copies of this epoch's fitted attributes
+            payload["parameters"] = self.est._parameter_snapshot(self.obj, theta)
         try:
-            answer = callback(dict(rec))
+            answer = callback(payload)
         finally:
             self.callback_seconds += time.perf_counter() - t
         if answer is False:
