@@ -109,7 +109,25 @@ def _split(text: str) -> list[str]:
     return items
 
 
-def _number(kind: type, text: str, *, minimum=None, strict=False, what="value"):
+#: numpy's seeds (and scikit-learn's ``random_state``) are 32-bit.
+MAX_SEED = 2**32 - 1
+#: MLflow refuses longer experiment names.
+MAX_EXPERIMENT_NAME = 500
+
+
+def _experiment_name(text: str) -> str:
+    name = str(text).strip()
+    if not name:
+        raise argparse.ArgumentTypeError("--experiment must not be blank")
+    if len(name) > MAX_EXPERIMENT_NAME:
+        raise argparse.ArgumentTypeError(
+            f"--experiment must be at most {MAX_EXPERIMENT_NAME} characters (MLflow's limit); "
+            f"got {len(name)}"
+        )
+    return name
+
+
+def _number(kind: type, text: str, *, minimum=None, strict=False, what="value", maximum=None):
     try:
         value = kind(text)
     except ValueError:
@@ -120,12 +138,14 @@ def _number(kind: type, text: str, *, minimum=None, strict=False, what="value"):
     if minimum is not None and (value <= minimum if strict else value < minimum):
         sign = ">" if strict else "≥"
         raise argparse.ArgumentTypeError(f"{what} must be {sign} {minimum:g}; got {text!r}")
+    if maximum is not None and value > maximum:
+        raise argparse.ArgumentTypeError(f"{what} must be ≤ {maximum}; got {text!r}")
     if kind is float and value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"{what} must be finite; got {text!r}")
     return value
 
 
-def _list_of(kind: type, *, minimum=None, strict=False, what="value", choices=None):
+def _list_of(kind: type, *, minimum=None, strict=False, what="value", choices=None, maximum=None):
     def parse(text: str) -> list:
         items = _split(text)
         if kind is str:
@@ -136,7 +156,10 @@ def _list_of(kind: type, *, minimum=None, strict=False, what="value", choices=No
                             f"unknown {what} {item!r}; valid: {', '.join(choices())}"
                         )
             return items
-        return [_number(kind, s, minimum=minimum, strict=strict, what=what) for s in items]
+        return [
+            _number(kind, s, minimum=minimum, strict=strict, what=what, maximum=maximum)
+            for s in items
+        ]
 
     parse.__name__ = what  # argparse names the type in its messages
     return parse
@@ -300,7 +323,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, lists: bool = Tru
         "--seed",
         "--seeds",
         dest="seeds",
-        type=_list_of(int, minimum=0, what="--seed"),
+        type=_list_of(int, minimum=0, what="--seed", maximum=MAX_SEED),
         default=None,
         metavar="N",
         help=f"seed of the split, init and shuffling{many} (default: 0)",
@@ -369,6 +392,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, lists: bool = Tru
     g.add_argument(
         "--experiment",
         metavar="NAME",
+        type=_experiment_name,
         help="MLflow experiment (default: one per dataset, named after it)",
     )
     g.add_argument("--no-track", dest="track", action="store_false", help="do not log to MLflow")
@@ -418,6 +442,8 @@ def configs_from_args(args: argparse.Namespace) -> list:
     if args.csv is not None:
         if args.datasets not in (None, ["csv"]):
             _fail("give either --dataset or --csv, not both")
+        if os.path.isdir(args.csv):
+            _fail(f"--csv {args.csv} is a directory; give a CSV file")
         if not os.path.isfile(args.csv):
             _fail(f"CSV file not found: {args.csv}")
         datasets = ["csv"]
@@ -502,9 +528,14 @@ def _load_dataset_or_fail(config):
     from .experiment import load_config_dataset
 
     try:
-        return load_config_dataset(config)
+        dataset = load_config_dataset(config)
     except ValueError as exc:
         _fail(str(exc))
+    try:  # a split that cannot be made is a usage error, not a crash after loading
+        dataset.split(test_size=config.test_size, random_state=config.seed)
+    except ValueError as exc:
+        _fail(f"{exc}; choose another --test-size (e.g. 0.25)")
+    return dataset
 
 
 def _fmt(value: Any) -> str:
@@ -821,9 +852,15 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(SystemExit):
+    """``kill <pid>`` (SIGTERM), raised in the main thread so ``finally`` blocks run."""
+
+    signal_name = "SIGTERM"  # the MLflow run's stop_reason: "interrupted (SIGTERM)"
+
+
 def _on_sigterm(signum, frame) -> NoReturn:
     # Turn `kill <pid>` into SystemExit so `finally` blocks run: the MLflow run ends KILLED.
-    raise SystemExit(128 + signum)
+    raise _Terminated(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -847,6 +884,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted (the MLflow run is marked KILLED)", file=sys.stderr)
         return 130
+    except _Terminated as exc:
+        print("terminated by SIGTERM (the MLflow run is marked KILLED)", file=sys.stderr)
+        return int(exc.code)
     except Exception as exc:
         if os.environ.get("LOSSESBOX_DEBUG"):
             raise

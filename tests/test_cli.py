@@ -279,17 +279,20 @@ def _start_long_training(tmp_path) -> tuple[subprocess.Popen, str]:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize(
-    ("signum", "code", "reason"),
-    [(2, 130, "interrupted (Ctrl-C)"), (15, 143, "interrupted (SystemExit 143)")],
+    ("signum", "code", "reason", "said"),
+    [
+        (2, 130, "interrupted (Ctrl-C)", "interrupted (the MLflow run is marked KILLED)"),
+        (15, 143, "interrupted (SIGTERM)", "terminated by SIGTERM (the MLflow run is marked"),
+    ],
 )
 def test_ctrl_c_or_kill_marks_the_cli_run_killed_and_keeps_its_metrics(
-    tmp_path, signum, code, reason
+    tmp_path, signum, code, reason, said
 ):
     proc, run_id = _start_long_training(tmp_path)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and said in err
     run = _client().get_run(run_id)
     assert run.info.status == "KILLED"
     assert run.data.tags["stop_reason"] == reason
@@ -311,3 +314,29 @@ def test_a_hard_killed_run_is_marked_killed_by_the_next_start(tmp_path):
     run = _client().get_run(run_id)
     assert run.info.status == "KILLED"
     assert f"process {proc.pid}" in run.data.tags["stop_reason"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--experiment", "   "], "--experiment must not be blank"),
+        (["--experiment", "x" * 600], "--experiment must be at most 500 characters"),
+        (["--seed", "1099511627776"], "--seed must be ≤ 4294967295"),
+        (["--test-size", "0.99"], "choose another --test-size"),
+    ],
+)
+def test_out_of_range_values_are_usage_errors_before_training(capsys, args, message):
+    try:
+        code = cli.main(["train", "--epochs", "2", *args])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "LOSSESBOX_DEBUG" not in err
+    assert err.count("\n") == 1  # one line
+
+
+def test_csv_of_a_directory_says_it_is_a_directory(capsys, tmp_path):
+    assert cli.main(["train", "--csv", str(tmp_path), "--target", "y"]) == 2
+    err = capsys.readouterr().err
+    assert f"--csv {tmp_path} is a directory; give a CSV file" in err

@@ -373,7 +373,9 @@ class TrackedRun:
                 self.finish("FAILED", stop_reason=reason[:1000])
             else:
                 name = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
-                if isinstance(exc, SystemExit) and exc.code not in (None, 0):
+                if getattr(exc, "signal_name", None):
+                    name = str(exc.signal_name)
+                elif isinstance(exc, SystemExit) and exc.code not in (None, 0):
                     name += f" {exc.code}"
                 self.finish("KILLED", stop_reason=f"interrupted ({name})")
         return False
