@@ -39,6 +39,7 @@ CASES = {
     "mlp": "bench.vs_torch_mlp",
     "tracking": "bench.tracking_overhead",
     "startup": "bench.startup",
+    "dashboard": "bench.dashboard_ui",
     "memory": "bench.memory",
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
