@@ -74,6 +74,28 @@ if c2.button("Refresh", key="cr_refresh", help="Read the store again (new runs)"
     load_runs.clear()
     load_histories.clear()
 
+# --- Runs kept in the local spool (the store was down or hung while they ran) -------------
+with friendly_errors("Reading the local spool"):
+    from lossesbox.tracking import describe_spools, spool_root, sync_spools
+
+    spooled = describe_spools(tracking_uri())
+    if len(spooled):
+        with st.container(border=True):
+            st.warning(
+                f"**{len(spooled)} run(s) not delivered** to the MLflow store yet (it was down "
+                f"or hung while they ran); kept in `{spool_root(tracking_uri())}`. **Sync** sends "
+                "them (the same as `python -m lossesbox sync`); a run whose process still "
+                "trains is skipped."
+            )
+            st.dataframe(spooled.drop(columns="path"), hide_index=True, width="stretch")
+            if st.button("Sync", key="cr_sync", type="primary"):
+                with st.spinner("Sending the spooled runs…"):
+                    results = sync_spools(tracking_uri())
+                for r in results:
+                    (st.success if r.outcome == "delivered" else st.warning)(r.line())
+                load_runs.clear()
+                load_histories.clear()
+
 runs = None
 with friendly_errors(
     "Reading the MLflow store", "Check MLFLOW_TRACKING_URI (or start the tracking server)."

@@ -485,3 +485,30 @@ def test_gradient_signs_page_last_model_and_side_by_side():
     assert by_loss["mse"].max() > 0
     shown = {m.label: m.value for m in at.metric if m.label == "wrong way (last epoch)"}
     assert shown
+
+
+def test_compare_runs_shows_spooled_runs_and_sync_delivers_them(monkeypatch):
+    """A run kept in the local spool (its store was down) is listed; Sync delivers it."""
+    from lossesbox import tracking
+
+    def down(*args, **kwargs):
+        raise RuntimeError("the store is down")
+
+    run = tracking.TrackedRun("spooled", run_name="kept-run", params={"lam": 0.1})
+    with monkeypatch.context() as m:
+        m.setattr(tracking._run, "_sqlite_path", lambda uri: None)  # behave as for a server
+        m.setattr(tracking._run, "get_or_create_experiment", down)
+        m.setattr(tracking._run, "probe_store", down)
+        run.start()
+        for epoch in range(3):
+            run.log_metrics({"objective": 1.0 / (epoch + 1)}, step=epoch)
+        run.finish("FINISHED")
+    assert run.spool is not None
+    at = app("pages/3_Compare_runs.py").run()
+    assert not at.exception
+    assert any("1 run(s) not delivered" in w.value for w in at.warning)
+    at.button(key="cr_sync").click().run()
+    assert not at.exception
+    assert any("delivered" in s.value and "(FINISHED)" in s.value for s in at.success)
+    assert tracking.list_runs("spooled")["run_name"].tolist() == ["kept-run"]
+    assert not any("not delivered" in w.value for w in at.run().warning)

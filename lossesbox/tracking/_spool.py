@@ -174,3 +174,35 @@ def list_spools(tracking_uri: str | None = None, root: str | os.PathLike | None 
     if not folder.is_dir():
         return []
     return [Spool(p) for p in sorted(folder.iterdir()) if (p / RUN_FILE).is_file()]
+
+
+def describe_spools(tracking_uri: str | None = None, root: str | os.PathLike | None = None):
+    """One row per spool (for the dashboard): ``spool, experiment, run_name, run_id,
+    status`` (the run's true final status; empty while its process still runs it),
+    ``metric_values`` (waiting to be sent), ``model`` (whether a model waits), ``path``."""
+    import pandas as pd
+
+    rows = []
+    for spool in list_spools(tracking_uri, root):
+        try:
+            meta = spool.meta()
+        except (OSError, ValueError):
+            continue
+        values = 0
+        for file in spool.metric_files():
+            with open(file, encoding="utf-8") as f:
+                values += sum(1 for _ in f)
+        rows.append(
+            {
+                "spool": spool.path.name,
+                "experiment": meta.get("experiment"),
+                "run_name": meta.get("run_name"),
+                "run_id": meta.get("run_id"),
+                "status": meta.get("status") or "",
+                "metric_values": values,
+                "model": (spool.path / MODEL_FILE).is_file(),
+                "path": str(spool.path),
+            }
+        )
+    columns = ["spool", "experiment", "run_name", "run_id", "status", "metric_values", "model"]
+    return pd.DataFrame(rows, columns=[*columns, "path"])
