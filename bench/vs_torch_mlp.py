@@ -8,6 +8,7 @@ Problems (issue #12):
 - ``mnist``: the 70000×784×10 ``make_classification`` problem of the other cases, hidden
   ``(256,)``, ReLU, Adam, batch 256.
 
+Both problems run by default; ``--shapes mnist1d`` (or ``mnist1d,mnist``) selects.
 Both sides do the same thing each epoch: one shuffled pass of mini-batches (``randperm``
 + row gather) with Adam (β = (0.9, 0.999), ε = 1e-8) on
 ``mean cross-entropy + (λ/2) Σ_l ‖W_l‖²`` (biases not penalized), then the same full
@@ -140,7 +141,10 @@ def run(ctx: Context) -> dict:
     torch.set_num_threads(ctx.threads)
     rows = []
     try:
-        for name, (hidden, batch, epochs, quick_epochs) in PROBLEMS.items():
+        # both problems by default; --shapes mnist1d (optionally ,mnist) picks among them
+        names = [p for p in PROBLEMS if p in ctx.shapes] if "mnist1d" in ctx.shapes else PROBLEMS
+        for name in names:
+            hidden, batch, epochs, quick_epochs = PROBLEMS[name]
             label, X64, y = _problem(name, ctx.quick)
             ep = quick_epochs if ctx.quick else epochs
             # exact history vs torch doing the same evaluation; on the small problem also
