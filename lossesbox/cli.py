@@ -803,6 +803,9 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_sync(args: argparse.Namespace) -> int:
     """Replay every spooled run; exit 1 when one could not be delivered (it is kept)."""
+    # Nothing waits on a sync but the user: give a busy server time to answer (training
+    # keeps MLflow's per-request timeout short instead).
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "120")
     from .tracking import list_spools, spool_root, sync_spool
 
     root = args.spool_dir or spool_root(args.tracking_uri)

@@ -432,6 +432,15 @@ def test_short_error_drops_sql_and_background_link():
     assert tracking.short_error(exc) == "disk I/O error"
     assert tracking.short_error(ValueError("x" * 500), 50) == "x" * 49 + "…"
     assert tracking.short_error(RuntimeError("")) == ""
+    refused = RuntimeError(
+        "API request to http://127.0.0.1:9/api/2.0/mlflow/runs/log-batch failed with exception "
+        "HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /api "
+        "(Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] "
+        "Connection refused'))"
+    )
+    assert tracking.short_error(refused) == (
+        "request to http://127.0.0.1:9/api/2.0/mlflow/runs/log-batch failed: connection refused"
+    )
 
 
 def test_a_failed_start_keeps_the_whole_run_in_the_spool_and_sync_creates_it(monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import threading
 import time
 import urllib.error
@@ -242,6 +243,19 @@ def short_error(exc: BaseException, limit: int = 300) -> str:
     (``(Background on this error at: ...)``); those are cut, as is anything past the
     first line or ``limit`` characters."""
     text = str(exc).strip()
+    request = re.search(r"API request to (\S+) failed with exception", text)
+    if request and ("HTTPConnectionPool" in text or "Max retries" in text):
+        # urllib3's retry chain (a paragraph) for "the server did not answer"
+        low = text.lower()
+        if "timed out" in low or "timeout" in low:
+            why = "no answer (timed out)"
+        elif "refused" in low or "newconnectionerror" in low:
+            why = "connection refused"
+        elif "reset" in low or "aborted" in low:
+            why = "connection reset"
+        else:
+            why = "connection failed"
+        return f"request to {request.group(1)} failed: {why}"
     for marker in ("[SQL:", "[parameters:", "(Background on this error"):
         i = text.find(marker)
         if i >= 0:
