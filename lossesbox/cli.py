@@ -689,7 +689,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         key = config.csv_path or config.dataset
         if key not in datasets:
             datasets[key] = _load_dataset_or_fail(config)
-    from .sweep import format_table
+    from .sweep import SchedulerLost, format_table
     from .sweep import run_sweep as sweep
 
     try:
@@ -707,6 +707,9 @@ def run_sweep(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:  # backend set-up problems (bad address, missing package)
         _fail(str(exc))
+    except SchedulerLost as exc:  # the parent run is FAILED with the same reason
+        print(f"{PROG} sweep: error: {exc}", file=sys.stderr)
+        return 1
     print(format_table(result.table))
     for parent in result.parent_run_ids:
         print(f"MLflow parent run {parent}")

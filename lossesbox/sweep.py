@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .experiment import TrainConfig
 
 __all__ = [
+    "SchedulerLost",
     "SweepResult",
     "format_table",
     "grid",
@@ -318,7 +319,8 @@ def parallel_backend(
             raise ValueError(f"cannot connect to the Dask scheduler at {where}: {exc}") from None
         # A lost scheduler makes distributed log tracebacks from its own threads; the sweep
         # reports it in one line (and ends the parent run FAILED with the reason).
-        quiet = [logging.getLogger(n) for n in ("distributed", "tornado")]
+        names = [n for n in logging.root.manager.loggerDict if n.startswith("distributed")]
+        quiet = [logging.getLogger(n) for n in {"distributed", "tornado", *names}]
         levels = [q.level for q in quiet]
         for q in quiet:
             q.setLevel(logging.CRITICAL)
@@ -460,13 +462,14 @@ def run_sweep(
             from .tracking import settle_children
 
             ids = [p.run_id for p in parents.values() if p.run_id]
-            with contextlib.suppress(Exception):
-                settle_children(ids, tracking_uri=uri)
+            interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+            with contextlib.suppress(Exception):  # remote workers may go on: do not wait long
+                settle_children(ids, tracking_uri=uri, timeout=30.0 if interrupted else 3.0)
         reason = exc
         if backend == "dask" and _lost_scheduler(exc):
-            reason = RuntimeError(
-                f"the Dask scheduler was lost in the middle of the sweep "
-                f"({type(exc).__name__}: {exc})"
+            text = " ".join(f"{type(exc).__name__}: {exc}".split())
+            reason = SchedulerLost(
+                f"the Dask scheduler was lost in the middle of the sweep ({text})"
             )
         for parent in parents.values():
             parent.__exit__(type(reason), reason, None)
@@ -521,6 +524,10 @@ def iter_parallel(calls: Sequence[tuple[Any, tuple, dict]], n_jobs: int) -> Iter
             raise
         results = Parallel(n_jobs=n_jobs)(delayed_calls)
     yield from results
+
+
+class SchedulerLost(RuntimeError):
+    """The Dask scheduler went away mid-sweep (one line for the user; parent run FAILED)."""
 
 
 def _lost_scheduler(exc: BaseException) -> bool:

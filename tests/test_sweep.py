@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 
@@ -295,3 +296,123 @@ def test_ctrl_c_of_a_sweep_leaves_no_child_running(tmp_path):
     assert all(r.info.status == "KILLED" for r in children)
     [parent] = [r for r in runs if r.data.tags.get("lossesbox_kind") == "sweep"]
     assert parent.info.status == "KILLED"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_dask_scheduler_that_dies_is_one_line_and_the_parent_fails_with_the_reason(tmp_path):
+    """A real scheduler and worker started from Dask's own CLI; the scheduler is SIGKILLed
+    once every point has a RUNNING child."""
+    pytest.importorskip("dask.distributed")
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    env = dict(os.environ)
+    quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+            ],
+            start_new_session=True,
+            **quiet,
+        ),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_worker",
+                address,
+                "--nworkers",
+                "2",
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+            ],
+            start_new_session=True,
+            **quiet,
+        ),
+    ]
+    sweep = None
+    try:
+        sweep = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lossesbox",
+                "sweep",
+                "--backend",
+                "dask",
+                "--scheduler",
+                address,
+                "--dataset",
+                "digits",
+                "--solver",
+                "gd",
+                "--epochs",
+                "100000",
+                "--tol",
+                "0",
+                "--loss",
+                "mse,hinge",
+                "--experiment",
+                "lost",
+                "--quiet",
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        client = _client()
+        deadline = time.monotonic() + 180
+        running = []
+        while time.monotonic() < deadline and len(running) < 2:
+            assert sweep.poll() is None, sweep.communicate()
+            exp = client.get_experiment_by_name("lost")
+            running = (
+                client.search_runs(
+                    [exp.experiment_id],
+                    filter_string="tags.lossesbox_kind = 'sweep-point' and "
+                    "attributes.status = 'RUNNING'",
+                )
+                if exp
+                else []
+            )
+            time.sleep(0.5)
+        assert len(running) == 2
+        os.killpg(procs[0].pid, signal.SIGKILL)
+        _out, err = sweep.communicate(timeout=120)
+    finally:
+        for proc in [*procs, sweep]:
+            if proc is not None and proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL) if proc is not sweep else proc.kill()
+                proc.communicate()
+    assert sweep.returncode == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "the Dask scheduler was lost in the middle of the sweep" in lines[0]
+    exp = client.get_experiment_by_name("lost")
+    [parent] = client.search_runs(
+        [exp.experiment_id], filter_string="tags.lossesbox_kind = 'sweep'"
+    )
+    assert parent.info.status == "FAILED"
+    assert "the Dask scheduler was lost" in parent.data.tags["stop_reason"]
