@@ -91,10 +91,12 @@ with friendly_errors("Reading the local spool"):
             if st.button("Sync", key="cr_sync", type="primary"):
                 with st.spinner("Sending the spooled runs…"):
                     results = sync_spools(tracking_uri())
-                for r in results:
-                    (st.success if r.outcome == "delivered" else st.warning)(r.line())
+                st.session_state["cr_synced"] = [(r.outcome, r.line()) for r in results]
                 load_runs.clear()
                 load_histories.clear()
+                st.rerun()  # list what is left, show the delivered runs below
+    for outcome, line in st.session_state.pop("cr_synced", []):
+        (st.success if outcome == "delivered" else st.warning)(line)
 
 runs = None
 with friendly_errors(
