@@ -42,8 +42,9 @@ class _MetricSender:
     most ``max_pending`` values.
 
     The buffer is bounded: when the store cannot keep up (a fast trainer, a slow or busy
-    store), :meth:`add` waits once ``backlog`` values are pending: deliberate backpressure
-    for a store that is slow but working. Nothing is dropped.
+    store), :meth:`add` waits once ``backlog`` values are pending (default three batches):
+    deliberate backpressure for a store that is slow but working, and a bound on what is
+    left to send when the run closes (also on Ctrl-C). Nothing is dropped.
 
     With a ``spill`` function (the run's spool) the sender never stalls training: when a
     send fails, or :meth:`add` has waited ``stall`` s without the store acknowledging a
@@ -67,7 +68,7 @@ class _MetricSender:
         self._send = send
         self._interval = interval
         self._max = max_pending
-        self._backlog = max(backlog or 10 * max_pending, max_pending)
+        self._backlog = max(backlog or 3 * max_pending, max_pending)
         self._spill = spill
         self._stall = stall
         self._reconnect = reconnect
