@@ -29,6 +29,7 @@ shuffled mini-batches, L-BFGS-B, the per-epoch evaluation on the full training s
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import numbers
 import time
@@ -303,9 +304,17 @@ def _blas_threads(macs: int):
     """
     if not _is_small(macs):
         return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
+    return _threadpool_controller().limit(limits=1, user_api="blas")
 
-    return threadpool_limits(limits=1, user_api="blas")
+
+@functools.cache
+def _threadpool_controller():
+    """One ``ThreadpoolController`` per process: building it scans every loaded library
+    (≈7 ms), while its ``limit`` costs microseconds, and mini-batch fits enter the limit
+    once per epoch."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _one_hot_t(codes: np.ndarray, n_classes: int, dtype) -> np.ndarray:
