@@ -9,7 +9,7 @@
   the run and its model to MLflow, drawing the result. A second click on the same server
   is reported for scale.
 - **Live view cost** (target ≤ 1.2×): moons (2-D, so the live view redraws the loss and
-  accuracy curves *and* the decision regions every 0.3 s), sgd with batch 32 for 1500
+  accuracy curves *and* the decision regions every LIVE_EVERY = 1 s), sgd with batch 32 for 1500
   epochs (the noisy objective never triggers the tolerance stop), the page's default
   settings otherwise. The UI run's ``fit_seconds`` (the estimator's fit, read from the
   run in MLflow) against the same configuration trained by ``run_experiment`` in a plain

@@ -46,7 +46,7 @@ from lossesbox.experiment import format_hidden
 LAMBDAS = [0.0, 1e-6, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0]
 RATES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, 1000.0]
 SOLVERS = ["lbfgs", "gd", "momentum", "sgd", "adam"]
-LIVE_EVERY = 0.3  # seconds between redraws while training
+LIVE_EVERY = 1.0  # seconds between redraws while training
 LIVE_KEYS = ["epoch", "objective", "data_loss", "penalty", "train_accuracy", "val_accuracy"]
 
 
