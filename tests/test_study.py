@@ -339,6 +339,82 @@ def test_an_exception_in_a_run_is_counted(tmp_path, monkeypatch):
     assert result.summary["n_failed"].iloc[0] == 1
 
 
+def test_history_is_a_study_setting_for_mini_batch_runs():
+    assert StudyConfig().history == "exact"
+    with pytest.raises(ValueError, match=r"history must be one of exact, running; got 'sometimes'"):
+        StudyConfig(history="sometimes")
+    config = StudyConfig(solvers=("lbfgs", "gd", "sgd", "adam"), history="running")
+    assert [config.history_for(s) for s in config.solvers] == [
+        "exact",
+        "exact",
+        "running",
+        "running",
+    ]
+    full_batch = StudyConfig(solver="adam", batch_size=None, history="running")
+    assert full_batch.history_for("adam") == "exact"  # its one pass per epoch is exact
+    # the study file (study.json / MLflow params) keeps it; files from before it read as exact
+    assert StudyConfig.from_dict(config.to_dict()) == config
+    old = {k: v for k, v in config.to_dict().items() if k != "history"}
+    assert StudyConfig.from_dict(old).history == "exact"
+    assert "--history running" in config.command()
+    assert "--history" not in StudyConfig().command()
+
+
+@pytest.mark.slow
+def test_study_history_running_logs_it_and_changes_only_the_records(tmp_path, capsys):
+    """``--history running`` from the command line: every adam run records running
+    statistics (run parameter, runs.csv), lbfgs stays exact; against the same study with
+    exact history, epoch 0 is identical, later records differ, and the training is the
+    same (identical final test numbers: the same parameters)."""
+    from lossesbox import cli, tracking
+
+    common = dict(
+        datasets=("iris",),
+        losses=("cross_entropy",),
+        repeats=1,
+        seed=0,
+        learning_rates=(0.01,),
+        batch_size=32,
+        max_epochs=6,
+        tol=0.0,
+        reference=False,
+    )
+    argv = ["study", "--datasets", "iris", "--losses", "cross_entropy", "--repeats", "1"]
+    argv += ["--solver", "lbfgs,adam", "--lr", "0.01", "--batch-size", "32", "--epochs", "6"]
+    argv += ["--tol", "0", "--no-reference", "--history", "running", "--experiment", "hist"]
+    assert cli.main([*argv, "--out", str(tmp_path / "running"), "--quiet"]) == 0
+    assert "report:" in capsys.readouterr().out
+    runs = pd.read_csv(tmp_path / "running" / "runs.csv").set_index("setup")
+    assert dict(runs["history"]) == {"linear lbfgs": "exact", "linear adam lr=0.01": "running"}
+    logged = tracking.list_runs("hist")
+    parent = logged[logged["tags.lossesbox.kind"] == "study"].iloc[0]
+    assert parent["params.history"] == "running"
+    assert "--history running" in parent["params.command"]
+    children = logged[logged["parent_run_id"] == parent["run_id"]].set_index("params.solver")
+    assert children.loc["adam", "params.history"] == "running"
+    assert children.loc["lbfgs", "params.history"] == "exact"
+    meta = json.loads((tmp_path / "running" / "study.json").read_text())
+    assert "--history running" in meta["command"]
+    assert "history `running`" in (tmp_path / "running" / "report.md").read_text()
+
+    exact = study.run_study(
+        StudyConfig(solvers=("adam",), **common), track=False, out=tmp_path / "exact"
+    )
+    assert list(exact.runs["history"]) == ["exact"]
+    adam = "linear adam lr=0.01"
+    curves = pd.read_csv(tmp_path / "running" / "history.csv")
+    running = curves[curves["setup"] == adam].set_index("epoch")
+    exact_curves = exact.history.set_index("epoch")
+    assert list(running.index) == list(exact_curves.index) == list(range(7))
+    cols = ["objective", "train_accuracy", "wrong_way_share", "true_wrong_way_share"]
+    pd.testing.assert_frame_equal(running.loc[[0], cols], exact_curves.loc[[0], cols])
+    assert (running.loc[1:, "objective"] != exact_curves.loc[1:, "objective"]).all()
+    # epoch 1's running objective averages batches from W = 0 on: above the exact one
+    assert running.loc[1, "objective"] > exact_curves.loc[1, "objective"]
+    same = ["test_accuracy", "test_log_loss", "epochs", "status"]
+    assert runs.loc[adam, same].tolist() == exact.runs.iloc[0][same].tolist()
+
+
 # ------------------------------------------------------------------ command line
 
 
@@ -357,6 +433,7 @@ def test_cli_registers_study_table_driven(capsys):
     text = capsys.readouterr().out
     for option in ("--datasets", "--losses", "--lam", "--repeats", "--out", "--no-track", "--jobs"):
         assert option in text
+    assert "--history {exact,running}" in text and "lagging by up to one epoch" in text
 
 
 def test_cli_usage_errors_exit_2_with_one_line(capsys):
@@ -369,6 +446,11 @@ def test_cli_usage_errors_exit_2_with_one_line(capsys):
     assert "unknown dataset(s) 'nowhere'" in capsys.readouterr().err
     assert cli.main(["study", "--lam", "x"]) == 2
     assert "--lam must be a comma list of numbers" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # argparse's choices, as train's --history
+        cli.main(["study", "--history", "sometimes"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--history" in err and "'exact', 'running'" in err
 
 
 def test_cli_defaults_are_the_documented_study():

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import argparse
 
 
-from .config import DEFAULT_DATASETS, SOLVERS, StudyConfig, _as_tuple
+from .config import DEFAULT_DATASETS, HISTORIES, SOLVERS, StudyConfig, _as_tuple
 from .report import _markdown_table, headline_table
 from .run import run_study
 
@@ -140,6 +140,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="mini-batch size of sgd/adam (default: %(default)s)",
     )
     g.add_argument(
+        "--history",
+        choices=HISTORIES,
+        default=d["history"].default,
+        help="per-epoch record of every sgd/adam run: a full pass over the training set "
+        "(exact, default) or accumulated from the epoch's mini-batches at no extra cost, "
+        "lagging by up to one epoch (running); other solvers are exact either way",
+    )
+    g.add_argument(
         "--tol",
         type=float,
         default=d["tol"].default,
@@ -250,6 +258,7 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         validation_fraction=args.validation_fraction,
         max_epochs=args.max_epochs,
         batch_size=args.batch_size,
+        history=args.history,
         tol=args.tol,
         init=args.init,
         test_size=args.test_size,

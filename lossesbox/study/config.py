@@ -57,6 +57,9 @@ REPORT_FILES = {
     "meta": "study.json",
 }
 SOLVERS = ("lbfgs", "gd", "momentum", "sgd", "adam")
+#: Mini-batch solvers: the only ones whose runs take ``history`` (the others are exact).
+MINI_BATCH_SOLVERS = ("sgd", "adam")
+HISTORIES = ("exact", "running")
 
 
 # ------------------------------------------------------------------------ configuration
@@ -74,6 +77,10 @@ class StudyConfig:
     guarantee there and usually stops on a failed line search or at the iteration cap; the
     report lists each cell's stop reasons so that is visible. ``solver="gd"`` with a fixed
     ``max_epochs`` and ``tol=0`` gives a fixed-epoch first-order comparison instead.
+
+    ``history`` (``"exact"`` or ``"running"``) is what every mini-batch run (sgd/adam with a
+    ``batch_size``) records per epoch, see the estimators' ``history``; the other runs are
+    exact whatever it says, and their ``history`` run parameter says so.
     """
 
     datasets: tuple[str, ...] = DEFAULT_DATASETS
@@ -85,6 +92,7 @@ class StudyConfig:
     learning_rate: float = 0.1
     max_epochs: int = 500
     batch_size: int | None = 256
+    history: str = "exact"
     tol: float = 1e-9
     init: str = "zeros"
     test_size: float = 0.3
@@ -166,6 +174,8 @@ class StudyConfig:
         for lr in self.learning_rates:
             if not (math.isfinite(lr) and lr > 0):
                 raise ValueError(f"learning_rate must be > 0; got {lr!r}")
+        if self.history not in HISTORIES:
+            raise ValueError(f"history must be one of {', '.join(HISTORIES)}; got {self.history!r}")
 
     def setups(self) -> dict[str, dict[str, Any]]:
         """Model × solver × learning rate of the grid, by label (e.g. ``mlp100x100 adam
@@ -193,6 +203,12 @@ class StudyConfig:
                         learning_rate=self.learning_rates[0] if lr is None else lr,
                     )
         return out
+
+    def history_for(self, solver: str) -> str:
+        """The ``history`` of a run with ``solver``: :attr:`history` for a mini-batch run,
+        ``"exact"`` otherwise (a full-batch epoch's one pass is the exact evaluation)."""
+        mini_batch = solver in MINI_BATCH_SOLVERS and self.batch_size is not None
+        return self.history if mini_batch else "exact"
 
     def init_for(self, model: str) -> str:
         """The training init of ``model``: ``random`` is normal (linear) or glorot (mlp)."""
@@ -242,6 +258,8 @@ class StudyConfig:
             parts.append(f"--lr {','.join(f'{v:g}' for v in self.learning_rates)}")
             if {"sgd", "adam"} & set(self.solvers):
                 parts.append(f"--batch-size {self.batch_size}")
+        if self.history != "exact":
+            parts.append(f"--history {self.history}")
         if self.validation_fraction:
             parts.append(f"--validation-fraction {self.validation_fraction:g}")
         if not self.standardize:

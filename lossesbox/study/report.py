@@ -233,7 +233,16 @@ def _markdown(result: StudyResult, chart_files: dict[str, str]) -> str:
         f" (model, solver, learning rate), at most {cfg.max_epochs} epochs (lbfgs: "
         f"iterations), tol {cfg.tol:g}, init `{cfg.init}`"
         + (" (normal for linear, glorot for mlp)" if cfg.init == "random" else "")
-        + (f", batch size {cfg.batch_size}" if {"sgd", "adam"} & set(cfg.solvers) else "")
+        + (
+            f", batch size {cfg.batch_size}, history `{cfg.history}`"
+            + (
+                " (from each epoch's mini-batches: lags the exact curves by up to one epoch)"
+                if cfg.history == "running"
+                else ""
+            )
+            if {"sgd", "adam"} & set(cfg.solvers)
+            else ""
+        )
         + (
             f"; {cfg.validation_fraction:.0%} of each training split held out for the "
             "per-epoch `val_accuracy` curves"

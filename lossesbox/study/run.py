@@ -130,8 +130,10 @@ def _run_task(
         test_size=config.test_size,
         validation_fraction=config.validation_fraction,
         dtype=config.dtype,
+        history=config.history_for(setup["solver"]),
     )
     row: dict[str, Any] = {**base, "status": "error", "stop_reason": "", "run_id": None}
+    row["history"] = train_config.history  # what its per-epoch records are (run parameter too)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
