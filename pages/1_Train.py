@@ -244,6 +244,18 @@ batch = sb.number_input(
     disabled=solver not in ("sgd", "adam"),
     help="Mini-batch size for sgd and adam.",
 )
+history = sb.radio(
+    "Mini-batch history",
+    ["exact", "running"],
+    horizontal=True,
+    key="tr_history",
+    persist_state=PERSIST,
+    disabled=solver not in ("sgd", "adam"),
+    help="What each epoch's record (curves, MLflow metrics) is for sgd and adam. exact: one "
+    "extra pass over the training set after every epoch. running: added up from the "
+    "epoch's mini-batches, so no extra full pass per epoch; it lags the exact values by up "
+    "to one epoch. Training is the same either way; other solvers are always exact.",
+)
 init = sb.selectbox(
     "Initialization",
     ["zeros", "normal"] if model == "linear" else ["glorot", "normal"],
@@ -306,6 +318,7 @@ elif clicked:
             learning_rate=float(lr),
             max_epochs=int(epochs),
             batch_size=int(batch),
+            history=history if solver in ("sgd", "adam") else "exact",
             init=init,
             seed=int(seed),
             standardize=bool(standardize),

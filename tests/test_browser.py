@@ -208,6 +208,44 @@ def test_stop_in_the_browser_ends_the_run_and_logs_it(server, page, tmp_path):
     assert run["metrics.n_iter"] < 20000
 
 
+def test_mini_batch_history_control_in_the_browser(server, page, shots):
+    """The "Mini-batch history" radio is greyed out for lbfgs and usable for adam, its help
+    says what running means; choosing running and training logs history=running."""
+    from playwright.sync_api import expect
+
+    base, uri = server
+    page.goto(f"{base}/Train", wait_until="domcontentloaded")
+    page.get_by_text("150 samples × 4 features").wait_for(timeout=60_000)
+    group = page.get_by_role("radiogroup", name="Mini-batch history")
+    running = group.get_by_role("radio", name="running")
+    expect(group.get_by_role("radio", name="exact")).to_be_checked()
+    expect(running).to_be_disabled()  # lbfgs
+    _choose(page, "Solver", "adam")
+    expect(running).to_be_enabled(timeout=30_000)
+    group.get_by_text("running", exact=True).click()
+    expect(running).to_be_checked()
+    epochs = page.get_by_label("Epochs (lbfgs: iterations)")
+    epochs.fill("5")
+    epochs.press("Enter")
+    _settle(page)
+    help_icon = page.get_by_role("button", name="Help for Mini-batch history")
+    help_icon.scroll_into_view_if_needed()
+    help_icon.hover()
+    tooltip = page.get_by_test_id("stTooltipContent")
+    expect(tooltip).to_contain_text("no extra full pass per epoch", timeout=10_000)
+    expect(tooltip).to_contain_text("lags the exact values by up to one epoch")
+    page.screenshot(path=str(shots / "01c_train_history_control.png"))  # the sidebar's view
+    page.mouse.move(700, 500)
+    page.get_by_role("button", name="Train", exact=True).click()
+    logged = page.get_by_text(re.compile(r"Logged as run [0-9a-f]{32}"))
+    logged.wait_for(timeout=240_000)
+    run_id = re.search(r"[0-9a-f]{32}", logged.inner_text()).group(0)
+    _look(page, shots, "01d_train_history_running")
+    run = _runs(uri).set_index("run_id").loc[run_id]
+    assert run["status"] == "FINISHED"
+    assert run["params.solver"] == "adam" and run["params.history"] == "running"
+
+
 # --------------------------------------------------------------------- every page, looked at
 # What a person checks on every page, measured in the browser: no error box, no formula
 # wider than its box, every visible chart at least MIN_CHART_PX tall, the gradient-sign

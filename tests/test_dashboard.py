@@ -184,6 +184,41 @@ def test_train_page_trains_iris_live_and_logs_the_run():
     assert any(result.run_id in m.value and "#/experiments/" in m.value for m in at.markdown)
 
 
+def test_train_page_mini_batch_history_control():
+    """The history control is enabled only for sgd/adam; choosing running trains with it
+    and logs the run parameter history=running (epoch 0 is exact either way)."""
+    at = app("pages/1_Train.py").run()
+    no_errors(at)
+    control = at.radio(key="tr_history")
+    assert control.options == ["exact", "running"] and control.value == "exact"
+    assert control.disabled  # lbfgs, the default solver
+    assert "lags the exact values by up to one epoch" in control.help
+    assert "no extra full pass per epoch" in control.help
+    for solver, disabled in (("gd", True), ("momentum", True), ("sgd", False), ("adam", False)):
+        at.selectbox(key="tr_solver").set_value(solver).run()
+        assert at.radio(key="tr_history").disabled is disabled, solver
+    at.radio(key="tr_history").set_value("running")
+    at.select_slider(key="tr_lr").set_value(0.01)
+    at.number_input(key="tr_batch").set_value(16)
+    at.number_input(key="tr_epochs").set_value(5)
+    at.button(key="tr_train").click().run()
+    finish_training(at)
+    no_errors(at)
+    result = at.session_state["last_result"]
+    assert result.config.history == "running" and result.config.solver == "adam"
+    run = _runs().set_index("run_id").loc[result.run_id]
+    assert run["params.history"] == "running" and run["params.solver"] == "adam"
+    # a full-batch solver ignores the (kept) choice: its run is exact and says so
+    at.selectbox(key="tr_solver").set_value("gd").run()
+    assert at.radio(key="tr_history").value == "running"
+    at.button(key="tr_train").click().run()
+    finish_training(at)
+    no_errors(at)
+    result = at.session_state["last_result"]
+    assert result.config.history == "exact"
+    assert _runs().set_index("run_id").loc[result.run_id, "params.history"] == "exact"
+
+
 def test_train_page_stop_button_stops_and_the_run_is_still_logged():
     from lossesbox.app.live import TrainingJob
     from lossesbox.experiment import TrainConfig
