@@ -100,6 +100,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "trainer's rule (one thread below 2^25 multiply-adds, the default) or all threads "
         "(the rule off), to measure both sides of it",
     )
+    p.add_argument(
+        "--shards",
+        choices=("on", "off"),
+        default="on",
+        help="row shards on threads for lossesbox's large passes (the default, see "
+        "lossesbox/models/_shards.py) or off (one BLAS call per product, as before), to "
+        "measure both sides",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output path")
     p.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -179,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         from lossesbox.models import _training
 
         _training._THREADED_MACS = 0  # every product on all of numpy's BLAS threads
+    if args.shards == "off":
+        from lossesbox.models import _training
+
+        _training._SHARDING = False
     limiter = None
     if args.threads is not None:
         from threadpoolctl import threadpool_limits
@@ -207,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": ctx.quick,
         "repeats": ctx.repeats,
         "small_products": args.small_products,
+        "shards": args.shards,
     }
     results: dict[str, dict] = {}
     for name in args.cases:
@@ -274,7 +287,8 @@ def render(meta: dict, results: dict[str, dict]) -> str:
         f"numpy {m['numpy']}, scipy {m['scipy']}, scikit-learn {m['sklearn']}, "
         f"torch {m.get('torch')}. Load average (1/5/15 min) at start {meta['load_start']}, "
         f"at end {meta['load_end']}. Small (mini-batch) products: "
-        f"{meta.get('small_products', 'one-thread')}.",
+        f"{meta.get('small_products', 'one-thread')}; row shards: "
+        f"{meta.get('shards', 'off')}.",
         "",
     ]
     targets = []

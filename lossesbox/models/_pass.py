@@ -49,6 +49,15 @@ class PassStats:
         self.col_sum = np.zeros(K, dtype=np.float64)  # Σ_i G[i, c]
         self._tie_dtype = np.uint8 if K < 255 else np.int64
 
+    def merge(self, other: PassStats) -> None:
+        """Add the counts and sums of ``other`` (another shard of the same pass)."""
+        self.n += other.n
+        self.loss_sum += other.loss_sum
+        self.hits += other.hits
+        for name in ("neg", "zero", "nan", "true_neg", "true_zero", "true_nan", "n_true"):
+            getattr(self, name).__iadd__(getattr(other, name))
+        self.col_sum += other.col_sum
+
     @property
     def accuracy(self) -> float:
         return self.hits / self.n if self.n else math.nan
@@ -170,5 +179,6 @@ def loss_pass(
     if stats is not None:
         stats.n += n
         stats.loss_sum += total
+        stats.col_sum += col_sum
         stats.n_true += np.bincount(codes, minlength=K)
     return total

@@ -47,6 +47,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..losses import LOSSES, Loss, _softmax_parts, get_loss
 from ._optim import make_rule
 from ._pass import PassStats, loss_pass, true_index
+from ._shards import MIN_SHARD_MACS, Shards
 
 __all__ = [
     "HISTORY_KEYS",
@@ -134,6 +135,17 @@ class Objective:
         self._t_full = true_index(codes, self.N)  # flat true-class indices in (K, N)
         self._t_batch = np.empty(0, dtype=np.intp)
         self._col_sum = np.empty(n_classes, dtype=np.float64)
+        self.shards: Shards | None = None  # set by ``fit`` when the passes are sharded
+
+    def shard(self, X: np.ndarray, codes: np.ndarray) -> Objective:
+        """An objective of the same model (same loss, λ, dtype, …) on the rows ``X``."""
+        raise NotImplementedError
+
+    def batch_pass(self, theta, grad, X, codes, stats: PassStats | None = None) -> float:
+        """:meth:`forward_backward` on the rows ``X``, in shards when that is worth it."""
+        if self.shards is not None and self.shards.wants(X.shape[0]):
+            return self.shards.batch(theta, grad, X, codes, stats)
+        return self.forward_backward(theta, grad, X, codes, stats)
 
     @property
     def Yt(self) -> np.ndarray:
@@ -171,7 +183,10 @@ class Objective:
     def evaluate(self, theta: np.ndarray, grad: np.ndarray) -> _Evaluation:
         """Full-batch ``J`` at ``theta``; writes ``∇J`` into ``grad``."""
         stats = PassStats(self.K)
-        total = self.forward_backward(theta, grad, self.X, self.codes, stats)
+        if self.shards is not None:
+            total = self.shards.full(theta, grad, stats)
+        else:
+            total = self.forward_backward(theta, grad, self.X, self.codes, stats)
         data_loss = total / self.N
         w = theta[: self.n_weights]
         w_sq = float(np.dot(w, w))
@@ -269,9 +284,9 @@ class _MiniBatches:
             np.take(obj.X, idx, axis=0, out=Xb)
             np.take(obj.codes, idx, out=cb)
             if running is None:
-                obj.forward_backward(theta, grad, Xb, cb)
+                obj.batch_pass(theta, grad, Xb, cb)
             else:
-                total = obj.forward_backward(theta, grad, Xb, cb, running.stats)
+                total = obj.batch_pass(theta, grad, Xb, cb, running.stats)
                 if not math.isfinite(total):
                     running.bad_batch = start // self.batch_size
                     return False
@@ -305,6 +320,42 @@ def _blas_threads(macs: int):
     if not _is_small(macs):
         return contextlib.nullcontext()
     return _threadpool_controller().limit(limits=1, user_api="blas")
+
+
+_SHARDING = True
+"""Row shards for large passes (:func:`_passes`); the bench's ``--shards off`` clears it."""
+
+
+@contextlib.contextmanager
+def _passes(obj: Objective):
+    """How the fit's passes use the cores: row shards on threads, or the BLAS rule.
+
+    With ``S`` ≥ 2 BLAS threads (numpy's current setting, e.g. lowered by
+    ``threadpoolctl.threadpool_limits``) and a training set worth it, every large pass
+    runs as ``S`` row shards, each on one BLAS thread (:mod:`._shards`); otherwise the
+    passes are single BLAS calls under :func:`_blas_threads`.
+    """
+    S = _blas_thread_count() if _SHARDING else 1
+    if S < 2 or obj.N < S or obj.N * obj.macs < S * MIN_SHARD_MACS:
+        with _blas_threads(obj.N * obj.macs):
+            yield
+        return
+    with (
+        Shards(obj.shard, obj.X, obj.codes, S, obj.macs) as shards,
+        _threadpool_controller().limit(limits=1, user_api="blas"),
+    ):
+        obj.shards = shards
+        try:
+            yield
+        finally:
+            obj.shards = None
+
+
+def _blas_thread_count() -> int:
+    """Threads numpy's BLAS would use now (1 if it cannot be told)."""
+    libs = _threadpool_controller().select(user_api="blas").info()
+    own = [lib for lib in libs if "numpy" in lib.get("filepath", "")] or libs
+    return max((int(lib.get("num_threads") or 1) for lib in own), default=1)
 
 
 @functools.cache
@@ -470,7 +521,7 @@ class SoftmaxClassifierBase(ClassifierMixin, BaseEstimator):
         run = _Run(self, obj, X_val, codes_val, t_start)
         with (
             np.errstate(over="ignore", invalid="ignore", divide="ignore"),
-            _blas_threads(obj.N * obj.macs),
+            _passes(obj),
         ):
             if self.solver == "lbfgs":
                 theta = run.lbfgs(theta)

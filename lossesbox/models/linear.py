@@ -72,6 +72,11 @@ class _LinearObjective(Objective):
         self._S_rows: dict[int, np.ndarray] = {}  # float32: the same as (n, K)
         self._St_scores: dict[int, np.ndarray] = {}  # the same for scores_t
 
+    def shard(self, X, codes) -> _LinearObjective:
+        return _LinearObjective(
+            X, codes, self.K, self.loss, self.lam, self.fit_intercept, self.dtype
+        )
+
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Views ``(W (K, D), b (K,))`` of a flat parameter vector."""
         return theta[: self.n_weights].reshape(self.K, self.D), theta[self.n_weights :]

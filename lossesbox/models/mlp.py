@@ -98,6 +98,19 @@ class _MLPObjective(Objective):
         self._score_buffers: dict[int, _Buffers] = {}
         self._penalty_grad = np.empty(self.n_weights, dtype=dtype)
 
+    def shard(self, X, codes) -> _MLPObjective:
+        return _MLPObjective(
+            X,
+            codes,
+            self.K,
+            self.loss,
+            self.lam,
+            self.fit_intercept,
+            self.dtype,
+            self.hidden,
+            self.activation,
+        )
+
     def layers(self, theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Views ``[(W_l (n_in, n_out), b_l (n_out,)), …]`` of a flat parameter vector."""
         return [

@@ -1,0 +1,200 @@
+r"""One pass over many rows as row shards on the machine's cores, with the same numbers
+whether the shards run side by side or one after another.
+
+A pass over ``n`` rows (the whole training set, or one mini-batch) is split into ``S``
+contiguous row ranges. Each shard ``s`` runs the model's own
+:meth:`~lossesbox.models._training.Objective.forward_backward` on its rows with its own
+buffers (an objective of the same model built on the shard's rows), on **one BLAS
+thread**, giving its summed loss :math:`T_s`, its mean gradient
+:math:`g_s = \frac1{n_s}\sum_{i\in s}\nabla L_i + \lambda w` and its statistics. They
+are combined in shard order:
+
+.. math:: \sum_i L_i = \sum_s T_s, \qquad
+   \nabla J = \sum_s \frac{n_s}{n}\, g_s
+   = \frac1n \sum_i \nabla L_i + \lambda w .
+
+Why not one BLAS call on all rows with the BLAS's own threads: at these shapes
+OpenBLAS leaves one of this machine's two cores partly idle (``Gᵀ X`` with ``K = 10``
+outputs is split over the outputs, not over the long reduction), and the per-sample work
+between the two products (softmax, loss, gradient signs) runs on one core. Two shards
+on two threads run both products *and* the per-sample work on both cores: measured
+here, ``Gᵀ X`` for 70000×784×10 took 34 ms on OpenBLAS's two threads and 28 ms as two
+row halves on two Python threads (numpy releases the GIL inside BLAS calls and ufunc
+loops).
+
+Side by side or one after another is decided **by timing** (:class:`Chooser`): when
+another process takes a core, the threads wait for each other and the shards are
+faster run in turn, and the choice is checked again every so often. Because every shard
+always runs on one BLAS thread and the combination order is fixed, both ways give
+**bitwise the same** loss, gradient and statistics, so the choice never changes a fit's
+result (OpenBLAS's own threaded products do not: their results differ from one thread's
+in the last bits).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ._pass import PassStats
+
+__all__ = ["MIN_SHARD_MACS", "Chooser", "Shards"]
+
+MIN_SHARD_MACS = 1 << 20
+"""Fewest multiply-adds (rows × macs per row) worth a shard of its own: about 0.1 ms of
+BLAS work on one core here, against ≈30 µs to hand a shard to a thread and back."""
+
+
+class Chooser:
+    """Pick the faster of two ways to run the same pass (``True`` = threads), by timing.
+
+    The first ``2 * warm`` calls alternate (threads first: its first call also pays the
+    buffers' allocation and is not counted); then the way with the smaller recent time
+    (the minimum of its last three) is used, and the other is tried once every
+    ``period`` calls, ``period`` doubling up to ``max_period`` each time the try does not
+    beat the current way, and starting again at ``min_period`` when it does.
+    """
+
+    def __init__(self, warm: int = 2, min_period: int = 8, max_period: int = 128):
+        self.warm = warm
+        self.min_period = min_period
+        self.max_period = max_period
+        self.period = min_period
+        self.times: dict[bool, list[float]] = {True: [], False: []}
+        self.calls = 0
+        self.current = True
+        self.since_probe = 0
+        self.counts = {True: 0, False: 0}
+
+    def pick(self) -> bool:
+        """The way to run the next call."""
+        if self.calls <= 2 * self.warm:
+            return self.calls % 2 == 0  # T (warm-up), S, T, S, T, …
+        if self.since_probe >= self.period:
+            return not self.current
+        return self.current
+
+    def tell(self, threads: bool, seconds: float) -> None:
+        """Record how long the call made with ``threads`` took."""
+        first = self.calls == 0
+        self.calls += 1
+        self.counts[threads] += 1
+        if first:
+            return  # allocation and thread start-up: not what the pass costs
+        recent = self.times[threads]
+        recent.append(seconds)
+        del recent[:-3]
+        if self.calls <= 2 * self.warm + 1:
+            if self.calls == 2 * self.warm + 1:
+                self.current = self._best()
+            return
+        if threads == self.current:
+            self.since_probe += 1
+            return
+        # a probe of the other way
+        self.since_probe = 0
+        if seconds < min(self.times[self.current]):
+            self.current = threads
+            self.period = self.min_period
+        else:
+            self.period = min(2 * self.period, self.max_period)
+
+    def _best(self) -> bool:
+        t, s = self.times[True], self.times[False]
+        if not t or not s:
+            return bool(t)
+        return min(t) <= min(s)
+
+
+class Shards:
+    """Forward/backward passes as ``S`` row shards (see the module docstring).
+
+    ``make(X_rows, codes_rows)`` builds an objective of the same model on some rows;
+    ``X, codes`` are the full training set. Call :meth:`close` when done (or use the
+    object as a context manager) to stop the helper threads.
+    """
+
+    def __init__(self, make: Callable, X: np.ndarray, codes: np.ndarray, n_shards: int, macs: int):
+        self.S = n_shards
+        self.macs = macs
+        self.N = X.shape[0]
+        self.bounds = _bounds(self.N, n_shards)
+        self.parts = [make(X[a:b], codes[a:b]) for a, b in self.bounds]
+        size = self.parts[0].size
+        dtype = self.parts[0].dtype
+        self.grads = [np.empty(size, dtype=dtype) for _ in range(n_shards)]
+        self.totals = [0.0] * n_shards
+        K = self.parts[0].K
+        self._stats = [PassStats(K) for _ in range(n_shards)]
+        self.pool = ThreadPoolExecutor(max_workers=n_shards - 1, thread_name_prefix="lossesbox")
+        self.full_chooser = Chooser(warm=1)
+        self.batch_chooser = Chooser(warm=8, min_period=32, max_period=512)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def __enter__(self) -> Shards:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def wants(self, n: int) -> bool:
+        """Whether a pass over ``n`` rows is worth sharding."""
+        return n * self.macs >= self.S * MIN_SHARD_MACS
+
+    def full(self, theta, grad, stats: PassStats | None) -> float:
+        """The pass over the whole training set."""
+        jobs = [(p, p.X, p.codes) for p in self.parts]
+        return self._run(jobs, self.full_chooser, theta, grad, stats, self.N)
+
+    def batch(self, theta, grad, X, codes, stats: PassStats | None) -> float:
+        """The pass over the rows ``X`` (a mini-batch), split in ``S`` shards."""
+        n = X.shape[0]
+        bounds = _bounds(n, self.S)
+        jobs = [(p, X[a:b], codes[a:b]) for p, (a, b) in zip(self.parts, bounds, strict=True)]
+        return self._run(jobs, self.batch_chooser, theta, grad, stats, n)
+
+    def _one(self, s: int, job, theta, want_stats: bool) -> None:
+        part, X, codes = job
+        st = None
+        if want_stats:
+            st = self._stats[s] = PassStats(part.K)
+        self.totals[s] = part.forward_backward(theta, self.grads[s], X, codes, st)
+
+    def _run(self, jobs, chooser: Chooser, theta, grad, stats, n: int) -> float:
+        want = stats is not None
+        threads = chooser.pick()
+        t0 = time.perf_counter()
+        if threads:
+            futures = [
+                self.pool.submit(self._one, s, jobs[s], theta, want) for s in range(1, self.S)
+            ]
+            self._one(0, jobs[0], theta, want)
+            for f in futures:
+                f.result()
+        else:
+            for s in range(self.S):
+                self._one(s, jobs[s], theta, want)
+        chooser.tell(threads, (time.perf_counter() - t0) / n)  # per row: batches differ
+        # combine in shard order: the same numbers either way
+        total = 0.0
+        for s, job in enumerate(jobs):
+            w = job[1].shape[0] / n
+            if s == 0:
+                np.multiply(self.grads[0], w, out=grad, casting="same_kind")
+            else:
+                grad += w * self.grads[s]
+            total += self.totals[s]
+            if want:
+                stats.merge(self._stats[s])
+        return total
+
+
+def _bounds(n: int, S: int) -> list[tuple[int, int]]:
+    edges = [(n * s) // S for s in range(S + 1)]
+    return list(itertools.pairwise(edges))
