@@ -9,6 +9,7 @@ no browser) is reported as skipped with the reason, and the others still run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib
 import json
@@ -107,6 +108,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="row shards on threads for lossesbox's large passes (the default, see "
         "lossesbox/models/_shards.py) or off (one BLAS call per product, as before), to "
         "measure both sides",
+    )
+    p.add_argument(
+        "--background-load",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N busy processes (each spinning one core) for the whole run: a shared "
+        "machine made on purpose, to measure the loaded side of the thread choices",
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output path")
     p.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
@@ -220,8 +229,42 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": ctx.repeats,
         "small_products": args.small_products,
         "shards": args.shards,
+        "background_load": args.background_load,
     }
     results: dict[str, dict] = {}
+    with background_load(args.background_load):
+        report = _run_cases(args, ctx, meta, results)
+    if limiter is not None:
+        limiter.restore_original_limits()
+    print(report)
+    ctx.log(f"[bench] wrote {args.out}")
+    errors = [n for n, r in results.items() if r["status"] == "error"]
+    return 1 if errors else 0
+
+
+_SPIN = "while True:\n    pass\n"
+
+
+@contextlib.contextmanager
+def background_load(n: int):
+    """``n`` processes that each keep one core busy while the block runs (then killed)."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _SPIN], stdin=subprocess.DEVNULL)
+        for _ in range(max(0, n))
+    ]
+    try:
+        if procs:
+            time.sleep(1.0)  # let them start spinning
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait(timeout=10)
+
+
+def _run_cases(args, ctx, meta: dict, results: dict[str, dict]) -> str:
+    report = ""
     for name in args.cases:
         if args.max_load is not None:
             wait_for_quiet(args.max_load, ctx, args.max_wait)
@@ -251,12 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         meta["load_end"] = load_average()
         meta["finished"] = dt.datetime.now().isoformat(timespec="seconds")
         report = write(args, meta, results)  # after every case: a long run keeps what it has
-    if limiter is not None:
-        limiter.restore_original_limits()
-    print(report)
-    ctx.log(f"[bench] wrote {args.out}")
-    errors = [n for n, r in results.items() if r["status"] == "error"]
-    return 1 if errors else 0
+    return report
 
 
 def write(args: argparse.Namespace, meta: dict, results: dict[str, dict]) -> str:
@@ -288,7 +326,8 @@ def render(meta: dict, results: dict[str, dict]) -> str:
         f"torch {m.get('torch')}. Load average (1/5/15 min) at start {meta['load_start']}, "
         f"at end {meta['load_end']}. Small (mini-batch) products: "
         f"{meta.get('small_products', 'one-thread')}; row shards: "
-        f"{meta.get('shards', 'off')}.",
+        f"{meta.get('shards', 'off')}; background load: "
+        f"{meta.get('background_load', 0)} busy process(es).",
         "",
     ]
     targets = []

@@ -86,3 +86,36 @@ def test_unknown_case_is_a_usage_error(capsys):
         main(["--cases", "roofline,nope"])
     assert exc.value.code == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_shards_off_and_background_load_are_recorded_and_cleaned_up(tmp_path, monkeypatch):
+    """``--shards off`` restores single BLAS calls; ``--background-load`` spins processes
+    for the run only (none is left behind)."""
+    import subprocess
+
+    from lossesbox.models import _training
+
+    started = []
+    real_popen = subprocess.Popen
+
+    def spy(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", spy)
+    monkeypatch.setattr(_training, "_SHARDING", True)
+    out = tmp_path / "latest.json"
+    code = main(
+        [
+            "--quick", "--cases", "narrow", "--losses", "cross_entropy", "--dtypes", "float64",
+            "--shards", "off", "--background-load", "2", "--out", str(out), "-q",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["shards"] == "off" and meta["background_load"] == 2
+    assert _training._SHARDING is False
+    spinners = [p for p in started if "while True" in " ".join(map(str, p.args))]
+    assert len(spinners) == 2
+    assert all(p.poll() is not None for p in spinners)  # killed and reaped

@@ -164,10 +164,10 @@ def loss_pass(
     each block is then first copied, transposed, into ``St`` (with the bias in the same
     step), while it is in cache.
 
-    One thread: handing half the blocks to a helper thread (numpy releases the GIL
-    inside each operation) measured 2-2.6x *slower* per epoch on this 2-core machine
-    under load (N = 1e5, load average 10), as the two threads trade the GIL at every
-    operation.
+    One thread per call: on several cores a large pass is split into row shards, each
+    with its own call of this function on its own thread (:mod:`._shards`), rather than
+    handing blocks of one call to helper threads, which measured 2-2.6x *slower* under
+    load (N = 1e5, load average 10) as the threads traded the GIL at every block.
     """
     if bias is not None:
         bias = bias[:, None]
