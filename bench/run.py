@@ -97,7 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--small-products",
         choices=("one-thread", "all-threads"),
         default="one-thread",
-        help="BLAS threads for lossesbox's small matrix products (mini-batches): the "
+        help="BLAS threads for lossesbox's small matrix products that are not sharded "
+        "(mini-batches below 2^21 multiply-adds, or every pass with --shards off): the "
         "trainer's rule (one thread below 2^25 multiply-adds, the default) or all threads "
         "(the rule off), to measure both sides of it",
     )
