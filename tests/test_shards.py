@@ -113,6 +113,17 @@ def _fit(est, X, y):
     return est.fit(X, y)
 
 
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 240 rows, so the shards of these small problems go block by block."""
+    from lossesbox.models import linear
+
+    monkeypatch.setattr(linear, "BLOCK_BYTES", 64 << 10)
+    linear.block_rows.cache_clear()
+    yield
+    linear.block_rows.cache_clear()
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -128,8 +139,13 @@ def _fit(est, X, y):
         {"solver": "lbfgs", "max_epochs": 10},
     ],
 )
-def test_sharded_fit_matches_the_unsharded_fit_and_repeats_bitwise(monkeypatch, params):
+def test_sharded_fit_matches_the_unsharded_fit_and_repeats_bitwise(
+    monkeypatch, small_blocks, params
+):
+    from lossesbox.models.linear import block_rows
+
     X, y = _problem()
+    assert 1500 >= 2 * block_rows(300, 10, 8)  # each shard's full pass goes by blocks
     assert X.shape[0] * X.shape[1] * 10 >= 2 * MIN_SHARD_MACS  # the fit is sharded
     seen = []
     real = _training.Shards
@@ -260,3 +276,54 @@ def test_chooser_follows_a_change_of_load():
     assert picks[5:50].count(True) >= 40
     assert c.current is False
     assert picks[-10:].count(False) >= 9
+
+
+# ----------------------------------------------------------------- the blocked pass
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse", "exp_mse", "hinge"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_blocked_pass_equals_the_whole_products(dtype, loss, fit_intercept):
+    """Block by block (scores in small pieces, ∇W summed over blocks) = two whole products."""
+    from lossesbox.models.linear import block_rows, score_rows
+
+    B = block_rows(70, 10, np.dtype(dtype).itemsize)
+    n = 2 * B + 123  # two whole blocks and a ragged last one
+    X, y = _problem(n=n, d=70)
+    X = X.astype(dtype)
+    obj = _LinearObjective(X, y, 10, get_loss(loss), 1e-2, fit_intercept, dtype)
+    assert obj._blocks_pay and score_rows(10, B) < B and B % score_rows(10, B) == 0
+    rng = np.random.default_rng(4)
+    theta = (0.05 * rng.standard_normal(obj.size)).astype(dtype)
+    ref_grad = np.empty_like(theta)
+    ref = obj.evaluate(theta, ref_grad)
+    obj.blocked = True
+    grad = np.empty_like(theta)
+    ev = obj.evaluate(theta, grad)
+    bgrad = np.empty_like(theta)
+    part = slice(5, n - 7)  # rows other than self.X: true indices computed per block
+    btotal = obj.forward_backward(theta, bgrad, X[part], y[part])
+    obj.blocked = False
+    ref_b = np.empty_like(theta)
+    ref_btotal = obj.forward_backward(theta, ref_b, X[part], y[part])
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(ev.objective, ref.objective, rtol=rtol)
+    np.testing.assert_allclose(grad, ref_grad, rtol=rtol * 10, atol=rtol * 1e-2)
+    np.testing.assert_allclose(btotal, ref_btotal, rtol=rtol)
+    np.testing.assert_allclose(bgrad, ref_b, rtol=rtol * 10, atol=rtol * 1e-2)
+    assert ev.stats.n == ref.stats.n == n
+    if dtype == np.float64:  # float32 scores may differ in the last bit: ties, signs
+        assert ev.stats.hits == ref.stats.hits
+        assert np.array_equal(ev.stats.neg, ref.stats.neg)
+
+
+def test_block_sizes_follow_the_shape():
+    from lossesbox.models.linear import block_rows, score_rows
+
+    for D, K, item in [(100, 10, 4), (784, 10, 8), (2000, 50, 4), (5, 3, 8)]:
+        B = block_rows(D, K, item)
+        C = score_rows(K, B)
+        assert B >= 256 and B % C == 0
+        assert C * K <= 1200 or C == B
+    assert score_rows(50, 256) == 256  # no small-output pieces for many classes

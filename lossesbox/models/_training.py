@@ -136,6 +136,9 @@ class Objective:
         self._t_batch = np.empty(0, dtype=np.intp)
         self._col_sum = np.empty(n_classes, dtype=np.float64)
         self.shards: Shards | None = None  # set by ``fit`` when the passes are sharded
+        # set by ``fit`` when this objective's passes run on one BLAS thread: large passes
+        # may then go block by block (a model's choice, see the linear model)
+        self.blocked = False
 
     def shard(self, X: np.ndarray, codes: np.ndarray) -> Objective:
         """An objective of the same model (same loss, λ, dtype, …) on the rows ``X``."""
@@ -335,16 +338,26 @@ def _passes(obj: Objective):
     runs as ``S`` row shards, each on one BLAS thread (:mod:`._shards`); otherwise the
     passes are single BLAS calls under :func:`_blas_threads`.
     """
-    S = _blas_thread_count() if _SHARDING else 1
-    if S < 2 or obj.N < S or obj.N * obj.macs < S * MIN_SHARD_MACS:
+    if not _SHARDING:
         with _blas_threads(obj.N * obj.macs):
             yield
+        return
+    S = _blas_thread_count()
+    if S < 2 or obj.N < S or obj.N * obj.macs < S * MIN_SHARD_MACS:
+        obj.blocked = S == 1 or _is_small(obj.N * obj.macs)  # one BLAS thread
+        try:
+            with _blas_threads(obj.N * obj.macs):
+                yield
+        finally:
+            obj.blocked = False
         return
     with (
         Shards(obj.shard, obj.X, obj.codes, S, obj.macs) as shards,
         _threadpool_controller().limit(limits=1, user_api="blas"),
     ):
         obj.shards = shards
+        for part in shards.parts:
+            part.blocked = True
         try:
             yield
         finally:
