@@ -40,13 +40,18 @@ from bench.common import (
 TARGET = 1.1  # full-batch epoch ≤ 1.1 × roofline on the large shapes (issue 15)
 
 
-def gemm_pair_seconds(X: np.ndarray, k: int, repeats: int = 3, halves: bool = False) -> list[float]:
+def gemm_pair_seconds(
+    X: np.ndarray, k: int, repeats: int = 3, halves: bool = False, blocked: bool = False
+) -> list[float]:
     """Wall times of ``S = X @ W.T`` followed by ``G.T @ X``, preallocated outputs.
 
     ``halves=True``: the same two products done as two row halves side by side, each on
     its own thread with one BLAS thread (``Gᵀ X`` as the sum of the halves' products),
     the way the trainer's row shards do them; OpenBLAS's own two threads are slower at
     some of these shapes, so the roofline is the faster of the two ways.
+    ``blocked=True`` (with ``halves``): each half block by block as the trainer's blocked
+    pass does (``lossesbox.models.linear``: scores in one batched call of small pieces,
+    then ``G_Bᵀ X_B`` while the block is in cache), products only.
     """
     rng = np.random.default_rng(0)
     n, d = X.shape
@@ -60,6 +65,33 @@ def gemm_pair_seconds(X: np.ndarray, k: int, repeats: int = 3, halves: bool = Fa
     def half(lo: int, hi: int, out: np.ndarray) -> None:
         np.matmul(X[lo:hi], W.T, out=S[lo:hi])
         np.matmul(G[lo:hi].T, X[lo:hi], out=out)
+
+    from lossesbox.models.linear import block_rows, score_rows
+
+    B = block_rows(d, k, X.dtype.itemsize)
+    C = score_rows(k, B)
+    Gt = np.ascontiguousarray(G.T)  # (k, n): the trainer's G.T layout
+    parts = [np.empty((k, d), dtype=X.dtype) for _ in range(2)]
+
+    def half_blocked(lo: int, hi: int, out: np.ndarray) -> None:
+        part = parts[0] if lo == 0 else parts[1]
+        out[:] = 0
+        for a in range(lo, hi, B):
+            e = min(a + B, hi)
+            pieces, rest = divmod(e - a, C)
+            if pieces:
+                np.matmul(
+                    X[a : a + pieces * C].reshape(pieces, C, d),
+                    W.T,
+                    out=S[a : a + pieces * C].reshape(pieces, C, k),
+                )
+            if rest:
+                np.matmul(X[e - rest : e], W.T, out=S[e - rest : e])
+            np.matmul(Gt[:, a:e], X[a:e], out=part)
+            out += part
+
+    if blocked:
+        half = half_blocked
 
     def pair() -> None:
         np.matmul(X, W.T, out=S)
@@ -95,9 +127,17 @@ def gemm_pair_seconds(X: np.ndarray, k: int, repeats: int = 3, halves: bool = Fa
 
 
 def roofline_seconds(X: np.ndarray, k: int) -> tuple[float, float]:
-    """Fastest GEMM pair as numpy's single calls, and as two row halves on two threads."""
+    """Fastest GEMM pair as numpy's single calls, and as two row halves on two threads
+    (the faster of whole products and the trainer's blocks, where it uses blocks)."""
+    from lossesbox.models.linear import block_rows, score_rows
+
     plain = min(gemm_pair_seconds(X, k))
-    halves = min(gemm_pair_seconds(X, k, halves=True)) if X.shape[0] >= 2 else plain
+    if X.shape[0] < 2:
+        return plain, plain
+    halves = min(gemm_pair_seconds(X, k, halves=True))
+    B = block_rows(X.shape[1], k, X.dtype.itemsize)
+    if score_rows(k, B) < B and X.shape[0] >= 4 * B:
+        halves = min(halves, min(gemm_pair_seconds(X, k, halves=True, blocked=True)))
     return plain, halves
 
 
