@@ -136,6 +136,13 @@ class TrainConfig:
         """``init``, or the model's default (zeros for linear, glorot for the MLP)."""
         return self.init or DEFAULT_INIT.get(self.model, "zeros")
 
+    @property
+    def effective_history(self) -> str:
+        """``history`` for a mini-batch run (sgd/adam with a batch size), else ``"exact"``:
+        a full-batch epoch's one pass is the exact evaluation, whatever was asked."""
+        mini_batch = self.solver in ("sgd", "adam") and self.batch_size is not None
+        return self.history if mini_batch else "exact"
+
     def estimator_params(self) -> dict[str, Any]:
         """Keyword arguments of the model's estimator (``random_state = seed``)."""
         params = {
@@ -347,6 +354,7 @@ def _params(config: TrainConfig, dataset: Dataset, n_train: int, n_test: int) ->
     params: dict[str, Any] = {k: v for k, v in config.estimator_params().items()}
     params.pop("random_state")
     params.pop("hidden_layer_sizes", None)
+    params["history"] = config.effective_history  # what the records are
     params["model"] = config.model
     if config.model == "mlp":  # the architecture, as parameters
         params.update(

@@ -296,3 +296,9 @@ def test_the_run_parameters_say_which_history_was_recorded():
     assert _params(config.replace(history="exact"), load_dataset("iris"), 1, 1)["history"] == (
         "exact"
     )
+    # full-batch runs record exact values whatever was asked, and say so
+    iris = load_dataset("iris")
+    for changes in ({"solver": "lbfgs"}, {"solver": "gd"}, {"batch_size": None}):
+        full = config.replace(**changes)
+        assert full.effective_history == "exact"
+        assert _params(full, iris, 100, 50)["history"] == "exact"
