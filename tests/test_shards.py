@@ -128,11 +128,11 @@ def small_blocks(monkeypatch):
     "params",
     [
         {"solver": "gd", "learning_rate": 0.05, "max_epochs": 8},
-        {"solver": "adam", "learning_rate": 0.01, "batch_size": 512, "max_epochs": 3},
+        {"solver": "adam", "learning_rate": 0.01, "batch_size": 1024, "max_epochs": 3},
         {
             "solver": "adam",
             "learning_rate": 0.01,
-            "batch_size": 512,
+            "batch_size": 1024,
             "max_epochs": 3,
             "history": "running",
         },
@@ -146,6 +146,7 @@ def test_sharded_fit_matches_the_unsharded_fit_and_repeats_bitwise(
 
     X, y = _problem()
     assert 1500 >= 2 * block_rows(300, 10, 8)  # each shard's full pass goes by blocks
+    assert 1024 * 300 * 10 >= 2 * MIN_SHARD_MACS  # the mini-batches are sharded too
     assert X.shape[0] * X.shape[1] * 10 >= 2 * MIN_SHARD_MACS  # the fit is sharded
     seen = []
     real = _training.Shards
@@ -327,3 +328,26 @@ def test_block_sizes_follow_the_shape():
         assert B >= 256 and B % C == 0
         assert C * K <= 1200 or C == B
     assert score_rows(50, 256) == 256  # no small-output pieces for many classes
+
+
+@pytest.mark.parametrize("solver", ["sgd", "momentum", "adam"])
+def test_a_step_in_parts_on_threads_is_the_same_step(solver):
+    """The optimizer step split over the threads (large parameter vectors) = one step."""
+    from lossesbox.models._optim import make_rule
+    from lossesbox.models._shards import MIN_STEP_BYTES
+
+    rng = np.random.default_rng(5)
+    size = 2 * MIN_STEP_BYTES // 8 + 13
+    theta0 = rng.standard_normal(size)
+    X, y = _problem(n=600, d=50)
+    obj = _LinearObjective(X, y, 10, get_loss("mse"), 0.0, True, np.float64)
+    one, two = theta0.copy(), theta0.copy()
+    rule_one, rule_two = make_rule(solver, one, 0.01), make_rule(solver, two, 0.01)
+    with Shards(obj.shard, X, y, 2, obj.macs) as shards:
+        shards.batch_chooser.current = True
+        for _ in range(3):
+            grad = rng.standard_normal(size)
+            rule_one.step(one, grad)
+            shards.step(rule_two, two, grad)
+    assert np.array_equal(one, two)
+    assert not np.array_equal(one, theta0)

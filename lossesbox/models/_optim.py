@@ -24,19 +24,35 @@ import numpy as np
 __all__ = ["Adam", "GradientDescent", "HeavyBall", "make_rule"]
 
 
-class GradientDescent:
+class _Rule:
+    """A step is :meth:`advance` (the step counter) then :meth:`update` of every entry;
+    the update is elementwise, so it may run as contiguous parts on several threads."""
+
+    def step(self, theta: np.ndarray, grad: np.ndarray) -> None:
+        self.advance()
+        self.update(theta, grad, 0, theta.shape[0])
+
+    def advance(self) -> None:
+        """Count the step (before the updates of its parts)."""
+
+    def update(self, theta: np.ndarray, grad: np.ndarray, lo: int, hi: int) -> None:
+        raise NotImplementedError
+
+
+class GradientDescent(_Rule):
     """Plain (stochastic) gradient descent: ``theta -= lr * grad``."""
 
     def __init__(self, theta: np.ndarray, learning_rate: float):
         self.lr = learning_rate
         self._tmp = np.empty_like(theta)
 
-    def step(self, theta: np.ndarray, grad: np.ndarray) -> None:
-        np.multiply(grad, self.lr, out=self._tmp)
-        theta -= self._tmp
+    def update(self, theta, grad, lo, hi) -> None:
+        tmp = self._tmp[lo:hi]
+        np.multiply(grad[lo:hi], self.lr, out=tmp)
+        theta[lo:hi] -= tmp
 
 
-class HeavyBall:
+class HeavyBall(_Rule):
     """Classic (heavy-ball) momentum: ``v = beta * v + grad``; ``theta -= lr * v``."""
 
     def __init__(self, theta: np.ndarray, learning_rate: float, beta: float = 0.9):
@@ -45,15 +61,15 @@ class HeavyBall:
         self.velocity = np.zeros_like(theta)
         self._tmp = np.empty_like(theta)
 
-    def step(self, theta: np.ndarray, grad: np.ndarray) -> None:
-        v = self.velocity
+    def update(self, theta, grad, lo, hi) -> None:
+        v, tmp = self.velocity[lo:hi], self._tmp[lo:hi]
         v *= self.beta
-        v += grad
-        np.multiply(v, self.lr, out=self._tmp)
-        theta -= self._tmp
+        v += grad[lo:hi]
+        np.multiply(v, self.lr, out=tmp)
+        theta[lo:hi] -= tmp
 
 
-class Adam:
+class Adam(_Rule):
     """Adam with bias correction (Kingma & Ba 2015, Algorithm 1)."""
 
     def __init__(
@@ -73,25 +89,28 @@ class Adam:
         self.v = np.zeros_like(theta)
         self._tmp = np.empty_like(theta)
 
-    def step(self, theta: np.ndarray, grad: np.ndarray) -> None:
+    def advance(self) -> None:
         self.t += 1
-        b1, b2, tmp = self.beta1, self.beta2, self._tmp
-        self.m *= b1
+
+    def update(self, theta, grad, lo, hi) -> None:
+        b1, b2, tmp = self.beta1, self.beta2, self._tmp[lo:hi]
+        m, v, grad = self.m[lo:hi], self.v[lo:hi], grad[lo:hi]
+        m *= b1
         np.multiply(grad, 1.0 - b1, out=tmp)
-        self.m += tmp
-        self.v *= b2
+        m += tmp
+        v *= b2
         np.multiply(grad, grad, out=tmp)
         tmp *= 1.0 - b2
-        self.v += tmp
+        v += tmp
         # theta -= lr_t * m / (sqrt(v) + eps_t): the bias corrections folded into the
         # step size and epsilon, algebraically identical to m_hat / (sqrt(v_hat) + eps).
         c1 = 1.0 - b1**self.t
         c2 = 1.0 - b2**self.t
-        np.sqrt(self.v, out=tmp)
+        np.sqrt(v, out=tmp)
         tmp += self.eps * math.sqrt(c2)
-        np.divide(self.m, tmp, out=tmp)
+        np.divide(m, tmp, out=tmp)
         tmp *= self.lr * math.sqrt(c2) / c1
-        theta -= tmp
+        theta[lo:hi] -= tmp
 
 
 def make_rule(solver: str, theta: np.ndarray, learning_rate: float):

@@ -283,13 +283,15 @@ class _MiniBatches:
         for start in range(0, obj.N, self.batch_size):
             idx = order[start : start + self.batch_size]
             n = idx.shape[0]
-            Xb, cb = self._buffers_for(n)
-            np.take(obj.X, idx, axis=0, out=Xb)
-            np.take(obj.codes, idx, out=cb)
-            if running is None:
-                obj.batch_pass(theta, grad, Xb, cb)
+            stats = None if running is None else running.stats
+            if obj.shards is not None and obj.shards.wants(n):
+                total = obj.shards.batch_rows(theta, grad, idx, stats)
             else:
-                total = obj.batch_pass(theta, grad, Xb, cb, running.stats)
+                Xb, cb = self._buffers_for(n)
+                np.take(obj.X, idx, axis=0, out=Xb)
+                np.take(obj.codes, idx, out=cb)
+                total = obj.forward_backward(theta, grad, Xb, cb, stats)
+            if running is not None:
                 if not math.isfinite(total):
                     running.bad_batch = start // self.batch_size
                     return False
@@ -299,7 +301,10 @@ class _MiniBatches:
                     running.grad_sum += grad
                 else:
                     running.grad_sum += grad * (n / self.batch_size)
-            rule.step(theta, grad)
+            if obj.shards is not None:
+                obj.shards.step(rule, theta, grad)
+            else:
+                rule.step(theta, grad)
         return True
 
 
