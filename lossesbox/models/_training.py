@@ -23,7 +23,8 @@ attributes. Everything else lives here once:
 (the penalty, its gradient ``λw`` and the norms), the update rules (:mod:`._optim`),
 shuffled mini-batches, L-BFGS-B, the per-epoch evaluation on the full training set
 (:meth:`Objective.evaluate`, then :meth:`_Run.record`), the callback, the statuses
-``converged / max_epochs / stopped / diverged`` and the BLAS-thread limit.
+``converged / max_epochs / stopped / diverged``, and how the passes use the cores
+(:func:`_passes`: row shards on threads, :mod:`._shards`, or the BLAS-thread limit).
 """
 
 from __future__ import annotations

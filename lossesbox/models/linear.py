@@ -108,11 +108,13 @@ class _LinearObjective(Objective):
     def forward_backward(self, theta, grad, X, codes, stats=None):
         """Scores, loss and ``G``; then ``∇_W J = G.T @ X / n + λW``, ``∇_b J = G.sum(0) / n``.
 
-        Two BLAS calls on all rows at once: splitting X into cache-sized row blocks (so
-        it streams from memory once, not twice) measured no faster on this 2-core machine
+        On one BLAS thread (``self.blocked``, set by ``fit``: every row shard, or a fit
+        on one thread) a large pass goes block by block (:meth:`_blocked_pass`) where
+        that pays. Otherwise two BLAS calls on all rows at once: with OpenBLAS's own
+        threads, splitting X into row blocks measured no faster on this 2-core machine
         when idle and up to 3x slower when its cores are shared, because every BLAS call
-        then waits for both threads. Between them, the per-sample work (bias, loss, ``G``
-        written over the scores, statistics) runs block by block in cache
+        then waits for both threads. Between them, the per-sample work (bias, loss,
+        ``G`` written over the scores, statistics) runs block by block in cache
         (:meth:`_loss_pass`), so ``G.T @ X`` reads ``G.T`` from the scores' buffer.
         """
         W, b = self.split(theta)
@@ -351,6 +353,13 @@ class LinearSoftmaxClassifier(SoftmaxClassifierBase):
     Divergence (a non-finite objective or gradient) never raises: training stops, the
     last finite parameters are kept, ``status_ = "diverged"`` and a ``RuntimeWarning``
     names the epoch and what to try. The non-finite epoch is not recorded.
+
+    Threads: with numpy's BLAS on S ≥ 2 threads, large passes (the full training set,
+    large mini-batches) run as S row shards side by side, one BLAS thread each, or one
+    after another when that is faster (a timed choice that never changes the numbers;
+    :mod:`lossesbox.models._shards`). ``threadpoolctl.threadpool_limits(1)`` around
+    ``fit`` keeps a fit on one core. Results are reproducible for a given S and data
+    shape; a different thread count may change the last bits.
     """
 
     def __init__(
