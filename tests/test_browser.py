@@ -147,11 +147,27 @@ def _runs(uri: str):
 
 
 def _choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
+    """Pick ``option`` in the Streamlit selectbox labelled ``label``.
+
+    A rerun still in flight (e.g. the page's first run on a loaded machine) can redraw the
+    box and close its list under the click: wait for the script to finish first, and open
+    the list again (three tries at most) if the option does not show."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    _settle(page, 120)
     box = page.get_by_role("combobox", name=label, exact=True)
-    box.click()
-    box.fill(option)
-    page.get_by_role("option", name=option, exact=True).click()
+    for attempt in range(3):
+        box.click()
+        box.fill(option)
+        choice = page.get_by_role("option", name=option, exact=True)
+        try:
+            choice.click(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            _settle(page, 120)
 
 
 def test_train_in_the_browser_shows_curves_and_run_id(server, page, tmp_path):
