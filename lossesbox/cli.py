@@ -585,6 +585,7 @@ def run_train(args: argparse.Namespace) -> int:
     bars: list = []  # created at the first epoch, after MLflow has started the run
 
     def progress(record: dict) -> None:
+        _raise_if_signalled()  # a Ctrl-C or SIGTERM whose exception was swallowed
         if not bars:
             bars.append(
                 tqdm(
@@ -864,9 +865,33 @@ class _Terminated(SystemExit):
     signal_name = "SIGTERM"  # the MLflow run's stop_reason: "interrupted (SIGTERM)"
 
 
-def _on_sigterm(signum, frame) -> NoReturn:
-    # Turn `kill <pid>` into SystemExit so `finally` blocks run: the MLflow run ends KILLED.
+_SIGNALLED: int | None = None
+"""The signal (SIGINT or SIGTERM) this process received, if any: see :func:`_on_signal`."""
+
+
+def _on_signal(signum, frame) -> NoReturn:
+    """Turn Ctrl-C / ``kill <pid>`` into an exception in the main thread, so ``finally``
+    blocks run and the MLflow run ends KILLED.
+
+    Python runs a signal handler between any two bytecodes, including inside a weakref
+    or garbage-collection callback (SQLAlchemy has one), where an exception is printed
+    as "Exception ignored" and dropped: training then went on. So the signal is also
+    remembered, and :func:`_raise_if_signalled` raises it again at the next epoch.
+    """
+    global _SIGNALLED
+    _SIGNALLED = signum
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise _Terminated(128 + signum)
+
+
+_on_sigterm = _on_signal  # the name earlier code and tests used
+
+
+def _raise_if_signalled() -> None:
+    """Raise the exception of a signal received earlier (one a callback swallowed)."""
+    if _SIGNALLED is not None:
+        _on_signal(_SIGNALLED, None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -879,9 +904,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     import threading
 
-    previous = None
+    global _SIGNALLED
+    _SIGNALLED = None
+    previous = previous_int = None
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = signal.signal(signal.SIGTERM, _on_signal)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous_int = signal.signal(signal.SIGINT, _on_signal)
     try:
         return int(args._run(args) or 0)
     except UsageError as exc:
@@ -905,3 +934,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)

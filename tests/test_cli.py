@@ -340,3 +340,36 @@ def test_csv_of_a_directory_says_it_is_a_directory(capsys, tmp_path):
     assert cli.main(["train", "--csv", str(tmp_path), "--target", "y"]) == 2
     err = capsys.readouterr().err
     assert f"--csv {tmp_path} is a directory; give a CSV file" in err
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the point
+def test_a_signal_swallowed_by_a_weakref_callback_still_stops_training(monkeypatch):
+    """Python drops an exception raised inside a weakref callback ("Exception ignored"),
+    and a signal handler can run there (SQLAlchemy registers such callbacks): a clean-clone
+    run once trained on after SIGTERM until its 120 s timeout. The signal is remembered and
+    raised again at the next epoch."""
+    import gc
+    import weakref
+
+    from lossesbox import cli
+
+    monkeypatch.setattr(cli, "_SIGNALLED", None)
+    cli._raise_if_signalled()  # nothing received: no exception
+
+    class Thing:
+        pass
+
+    def swallowing(ref):
+        cli._on_signal(15, None)  # raises _Terminated: Python prints and drops it
+
+    thing = Thing()
+    ref = weakref.ref(thing, swallowing)
+    del thing
+    gc.collect()
+    assert ref() is None and cli._SIGNALLED == 15
+    with pytest.raises(cli._Terminated) as info:
+        cli._raise_if_signalled()
+    assert info.value.code == 143
+    monkeypatch.setattr(cli, "_SIGNALLED", 2)
+    with pytest.raises(KeyboardInterrupt):
+        cli._raise_if_signalled()
