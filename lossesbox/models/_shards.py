@@ -161,13 +161,6 @@ class Shards:
         jobs = [(p, p.X, p.codes) for p in self.parts]
         return self._run(jobs, self.full_chooser, theta, grad, stats, self.N)
 
-    def batch(self, theta, grad, X, codes, stats: PassStats | None) -> float:
-        """The pass over the rows ``X`` (a mini-batch), split in ``S`` shards."""
-        n = X.shape[0]
-        bounds = _bounds(n, self.S)
-        jobs = [(p, X[a:b], codes[a:b]) for p, (a, b) in zip(self.parts, bounds, strict=True)]
-        return self._run(jobs, self.batch_chooser, theta, grad, stats, n)
-
     def batch_rows(self, theta, grad, idx: np.ndarray, stats: PassStats | None) -> float:
         """The pass over the training rows ``idx`` (a shuffled mini-batch): each shard
         gathers its own share of the rows, so the copy runs on every core too and the

@@ -145,12 +145,6 @@ class Objective:
         """An objective of the same model (same loss, λ, dtype, …) on the rows ``X``."""
         raise NotImplementedError
 
-    def batch_pass(self, theta, grad, X, codes, stats: PassStats | None = None) -> float:
-        """:meth:`forward_backward` on the rows ``X``, in shards when that is worth it."""
-        if self.shards is not None and self.shards.wants(X.shape[0]):
-            return self.shards.batch(theta, grad, X, codes, stats)
-        return self.forward_backward(theta, grad, X, codes, stats)
-
     @property
     def Yt(self) -> np.ndarray:
         """Transposed one-hot targets (K, N) (built on demand; the passes use ``codes``)."""
