@@ -353,3 +353,15 @@ def test_a_step_in_parts_on_threads_is_the_same_step(solver):
             shards.step(rule_two, two, grad)
     assert np.array_equal(one, two)
     assert not np.array_equal(one, theta0)
+
+
+def test_chooser_keeps_the_threads_unless_serial_is_clearly_faster():
+    """One timing of each way decides early, so a near tie (noise) keeps the threads."""
+    from lossesbox.models._shards import MARGIN
+
+    c = Chooser(warm=1, min_period=4, max_period=16)
+    picks = _drive(c, lambda way, i: 1.0 if way else 0.95, 40)
+    assert c.current is True and picks[3:].count(True) >= 30
+    c = Chooser(warm=1, min_period=4, max_period=16)
+    _drive(c, lambda way, i: 1.0 if way else MARGIN * 0.9, 3)
+    assert c.current is False

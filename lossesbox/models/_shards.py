@@ -55,14 +55,22 @@ threads: measured on 20000×2000×50 Adam b=256 epochs, two parts of 400 KB (flo
 saved ≈10 ms of 220, two of 200 KB (float32) cost ≈20 ms of 118 (the hand-offs)."""
 
 
+MARGIN = 0.85
+"""The other way must take less than this share of the current way's time to be chosen:
+with a fit's first decision made from one timing of each way, a single slow timing of the
+threads (2x faster than one after another on an idle machine) once sent a short fit to
+the slower way for good."""
+
+
 class Chooser:
     """Pick the faster of two ways to run the same pass (``True`` = threads), by timing.
 
     The first ``2 * warm`` calls alternate (threads first: its first call also pays the
-    buffers' allocation and is not counted); then the way with the smaller recent time
-    (the minimum of its last three) is used, and the other is tried once every
-    ``period`` calls, ``period`` doubling up to ``max_period`` each time the try does not
-    beat the current way, and starting again at ``min_period`` when it does.
+    buffers' allocation and is not counted); then threads are used unless one after
+    another was clearly faster (below ``MARGIN`` × the threads' best recent time, the
+    minimum of the last three), and the other way is tried once every ``period`` calls,
+    ``period`` doubling up to ``max_period`` each time the try does not clearly beat the
+    current way, and starting again at ``min_period`` when it does.
     """
 
     def __init__(self, warm: int = 2, min_period: int = 8, max_period: int = 128):
@@ -101,9 +109,9 @@ class Chooser:
         if threads == self.current:
             self.since_probe += 1
             return
-        # a probe of the other way
+        # a probe of the other way: switch only if clearly faster (one timing is noisy)
         self.since_probe = 0
-        if seconds < min(self.times[self.current]):
+        if seconds < MARGIN * min(self.times[self.current]):
             self.current = threads
             self.period = self.min_period
         else:
@@ -113,7 +121,7 @@ class Chooser:
         t, s = self.times[True], self.times[False]
         if not t or not s:
             return bool(t)
-        return min(t) <= min(s)
+        return not min(s) < MARGIN * min(t)  # threads unless one after another is clearly faster
 
 
 class Shards:
