@@ -75,11 +75,11 @@ class _LinearObjective(Objective):
         self._St_scores: dict[int, np.ndarray] = {}  # the same for scores_t
         self._block = None  # buffers of the blocked pass (see _blocked_pass)
         self._block_rows = block_rows(self.D, self.K, np.dtype(dtype).itemsize)
-        # blocks pay where OpenBLAS's small-output kernel applies (few classes) and in
-        # float32; at K = 50 (20000×2000×50) blocked passes measured 0.94-0.96x the two
-        # whole products in float32 but 1.07-1.10x in float64 (compute-bound there)
-        small = score_rows(self.K, self._block_rows) < self._block_rows
-        self._blocks_pay = small or np.dtype(dtype).itemsize == 4
+        # blocks pay where the products are memory-bound and OpenBLAS's small-output
+        # kernel applies (few classes). At K = 50 (20000×2000×50) they measured 1.07-1.10x
+        # the two whole products in float64, and 0.93-1.15x in float32 depending on the
+        # loss and the run: not used there
+        self._blocks_pay = score_rows(self.K, self._block_rows) < self._block_rows
         self._t_blocks: dict[int, np.ndarray] = {}  # true indices of each block of self.X
 
     def shard(self, X, codes) -> _LinearObjective:
