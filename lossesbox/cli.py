@@ -888,6 +888,19 @@ def _on_signal(signum, frame) -> NoReturn:
 _on_sigterm = _on_signal  # the name earlier code and tests used
 
 
+def _quiet_unraisable(unraisable) -> None:
+    """``sys.unraisablehook`` while a command runs: a signal's exception that Python had
+    to drop (see :func:`_on_signal`) is not printed as a traceback, since it is raised
+    again at the next epoch; everything else goes to the previous hook."""
+    exc = unraisable.exc_value
+    if _SIGNALLED is not None and isinstance(exc, _Terminated | KeyboardInterrupt):
+        return
+    _previous_unraisablehook(unraisable)
+
+
+_previous_unraisablehook = sys.unraisablehook
+
+
 def _raise_if_signalled() -> None:
     """Raise the exception of a signal received earlier (one a callback swallowed)."""
     if _SIGNALLED is not None:
@@ -904,9 +917,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     import threading
 
-    global _SIGNALLED
+    global _SIGNALLED, _previous_unraisablehook
     _SIGNALLED = None
     previous = previous_int = None
+    _previous_unraisablehook = sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_signal)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -932,6 +947,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     finally:
+        sys.unraisablehook = _previous_unraisablehook
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         if previous_int is not None:

@@ -373,3 +373,30 @@ def test_a_signal_swallowed_by_a_weakref_callback_still_stops_training(monkeypat
     monkeypatch.setattr(cli, "_SIGNALLED", 2)
     with pytest.raises(KeyboardInterrupt):
         cli._raise_if_signalled()
+
+
+def test_a_dropped_signal_exception_is_not_printed_as_a_traceback(monkeypatch):
+    """While a command runs, Python's "Exception ignored ... Traceback" for the dropped
+    signal exception is kept off stderr (the exception comes again at the next epoch);
+    any other unraisable exception still reaches the previous hook."""
+    import types
+
+    from lossesbox import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_previous_unraisablehook", seen.append)
+    monkeypatch.setattr(cli, "_SIGNALLED", 15)
+
+    def unraisable(exc):
+        return types.SimpleNamespace(exc_type=type(exc), exc_value=exc, exc_traceback=None)
+
+    cli._quiet_unraisable(unraisable(cli._Terminated(143)))
+    cli._quiet_unraisable(unraisable(KeyboardInterrupt()))
+    assert seen == []
+    other = unraisable(ValueError("x"))
+    cli._quiet_unraisable(other)
+    assert seen == [other]
+    monkeypatch.setattr(cli, "_SIGNALLED", None)  # no signal received: printed as usual
+    term = unraisable(cli._Terminated(143))
+    cli._quiet_unraisable(term)
+    assert seen == [other, term]
