@@ -470,6 +470,26 @@ class FocalLoss(Loss):
         G = A - P * A.sum(axis=1, keepdims=True)
         return values, G
 
+    def _loss_grad_t(self, S, codes, flat, t, m=None):
+        # one-hot y: L_i = -(1 - p_y)^γ log p_y and G = a_y (y - p) = -a_y (p - y), with
+        # a_y = γ (1 - p_y)^(γ-1) p_y log p_y - (1 - p_y)^γ ≤ 0 (per sample, (B,) work)
+        if m is None:
+            m = S.max(axis=0)
+        s_true = np.take(flat, t)
+        s_true -= m
+        log_p = s_true - _softmax_t(S, m)  # log p_y; S now holds p
+        q = -np.expm1(log_p)  # 1 - p_y, accurate when p_y -> 1
+        np.maximum(q, 0.0, out=q)
+        g = self.gamma
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            qg = q**g
+            total = -float(np.sum(qg * log_p, dtype=np.float64))
+            a = np.where(q > 0, g * q ** (g - 1.0) * np.exp(log_p) * log_p, 0.0) - qg
+        flat[t] -= 1  # p - y
+        np.negative(a, out=a)
+        S *= a.astype(S.dtype, copy=False)
+        return total
+
 
 class Squentropy(Loss):
     r"""Squentropy (Hui, Belkin & Wright 2023): cross-entropy plus the mean squared

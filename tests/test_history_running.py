@@ -60,6 +60,28 @@ def test_fused_kernel_equals_loss_and_gradient(name, dtype):
         np.testing.assert_array_equal(buf[:, b:], St[:, b:])
 
 
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 2.0, 3.5])
+def test_fused_focal_kernel_equals_loss_and_gradient_for_every_gamma(gamma):
+    from lossesbox.losses import FocalLoss
+
+    rng = np.random.default_rng(2)
+    K, N = 7, 53
+    St = rng.standard_normal((K, N)) * 4
+    St[:, 0] = [40.0, 0, 0, 0, 0, 0, 0]  # p_true -> 1 for sample 0 (true class 0 below)
+    codes = rng.integers(0, K, N)
+    codes[0] = 0
+    loss = FocalLoss(gamma)
+    values, G = loss.loss_and_gradient(St.T.copy(), _one_hot(codes, K))
+    buf = St.copy()
+    total = loss._loss_grad_t(buf, codes, buf.reshape(-1), true_index(codes, N))
+    assert total == pytest.approx(float(values.sum()), rel=1e-12)
+    np.testing.assert_allclose(buf, G.T, rtol=1e-12, atol=1e-15)
+    if gamma == 0.0:  # cross-entropy
+        ce = St.copy()
+        LOSSES["cross_entropy"]._loss_grad_t(ce, codes, ce.reshape(-1), true_index(codes, N))
+        np.testing.assert_allclose(buf, ce, rtol=1e-12, atol=1e-15)
+
+
 def test_fused_exp_mse_overflows_to_inf_not_nan():
     St = np.array([[400.0, 0.0], [0.0, 1.0]])  # K=2, N=2: sample 0 true class 0 overflows
     codes = np.array([0, 1])
