@@ -55,6 +55,13 @@ _ACTIVATIONS = ("relu", "tanh")
 DEFAULT_INIT = {"linear": "zeros", "mlp": "glorot"}
 
 
+def effective_history(solver: str, batch_size: int | None, history: str) -> str:
+    """``history`` for a mini-batch run (sgd/adam with a batch size), else ``"exact"``:
+    a full-batch epoch's one pass is the exact evaluation, whatever was asked."""
+    mini_batch = solver in ("sgd", "adam") and batch_size is not None
+    return history if mini_batch else "exact"
+
+
 def parse_hidden(text: Any) -> tuple[int, ...]:
     """``"100x100"`` → ``(100, 100)``; a tuple/list or one int passes through checked.
 
@@ -138,10 +145,8 @@ class TrainConfig:
 
     @property
     def effective_history(self) -> str:
-        """``history`` for a mini-batch run (sgd/adam with a batch size), else ``"exact"``:
-        a full-batch epoch's one pass is the exact evaluation, whatever was asked."""
-        mini_batch = self.solver in ("sgd", "adam") and self.batch_size is not None
-        return self.history if mini_batch else "exact"
+        """What this run's records are: see :func:`effective_history`."""
+        return effective_history(self.solver, self.batch_size, self.history)
 
     def estimator_params(self) -> dict[str, Any]:
         """Keyword arguments of the model's estimator (``random_state = seed``)."""

@@ -57,8 +57,6 @@ REPORT_FILES = {
     "meta": "study.json",
 }
 SOLVERS = ("lbfgs", "gd", "momentum", "sgd", "adam")
-#: Mini-batch solvers: the only ones whose runs take ``history`` (the others are exact).
-MINI_BATCH_SOLVERS = ("sgd", "adam")
 HISTORIES = ("exact", "running")
 
 
@@ -206,9 +204,10 @@ class StudyConfig:
 
     def history_for(self, solver: str) -> str:
         """The ``history`` of a run with ``solver``: :attr:`history` for a mini-batch run,
-        ``"exact"`` otherwise (a full-batch epoch's one pass is the exact evaluation)."""
-        mini_batch = solver in MINI_BATCH_SOLVERS and self.batch_size is not None
-        return self.history if mini_batch else "exact"
+        ``"exact"`` otherwise (:func:`lossesbox.experiment.effective_history`)."""
+        from ..experiment import effective_history
+
+        return effective_history(solver, self.batch_size, self.history)
 
     def init_for(self, model: str) -> str:
         """The training init of ``model``: ``random`` is normal (linear) or glorot (mlp)."""
