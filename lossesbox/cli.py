@@ -885,9 +885,6 @@ def _on_signal(signum, frame) -> NoReturn:
     raise _Terminated(128 + signum)
 
 
-_on_sigterm = _on_signal  # the name earlier code and tests used
-
-
 def _quiet_unraisable(unraisable) -> None:
     """``sys.unraisablehook`` while a command runs: a signal's exception that Python had
     to drop (see :func:`_on_signal`) is not printed as a traceback, since it is raised

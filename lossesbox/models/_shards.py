@@ -42,7 +42,7 @@ import numpy as np
 
 from ._pass import PassStats
 
-__all__ = ["MIN_SHARD_MACS", "Chooser", "Shards"]
+__all__ = ["MIN_SHARD_MACS", "Chooser", "Shards", "gather_rows"]
 
 MIN_SHARD_MACS = 1 << 20
 """Fewest multiply-adds (rows × macs per row) worth a shard of its own: about 0.1 ms of
@@ -82,7 +82,6 @@ class Chooser:
         self.calls = 0
         self.current = True
         self.since_probe = 0
-        self.counts = {True: 0, False: 0}
 
     def pick(self) -> bool:
         """The way to run the next call."""
@@ -96,7 +95,6 @@ class Chooser:
         """Record how long the call made with ``threads`` took."""
         first = self.calls == 0
         self.calls += 1
-        self.counts[threads] += 1
         if first:
             return  # allocation and thread start-up: not what the pass costs
         recent = self.times[threads]
@@ -138,9 +136,8 @@ class Shards:
         self.N = X.shape[0]
         self.X = X
         self.codes = codes
-        self._gather: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        self.bounds = _bounds(self.N, n_shards)
-        self.parts = [make(X[a:b], codes[a:b]) for a, b in self.bounds]
+        self._gather: dict = {}  # gather_rows buffers by (shard, rows)
+        self.parts = [make(X[a:b], codes[a:b]) for a, b in _bounds(self.N, n_shards)]
         size = self.parts[0].size
         dtype = self.parts[0].dtype
         self.grads = [np.empty(size, dtype=dtype) for _ in range(n_shards)]
@@ -192,24 +189,10 @@ class Shards:
         for f in futures:
             f.result()
 
-    def _rows(self, s: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Shard ``s`` gathers the rows ``idx`` of X and their labels into its buffers."""
-        n = idx.shape[0]
-        buf = self._gather.get((s, n))
-        if buf is None:  # per shard at most two sizes: the batch's share and the last one's
-            buf = self._gather[(s, n)] = (
-                np.empty((n, self.X.shape[1]), dtype=self.X.dtype),
-                np.empty(n, dtype=self.codes.dtype),
-            )
-        Xb, cb = buf
-        np.take(self.X, idx, axis=0, out=Xb)
-        np.take(self.codes, idx, out=cb)
-        return Xb, cb
-
     def _one(self, s: int, job, theta, want_stats: bool) -> None:
         part, X, codes = job
-        if codes is None:  # X holds row indices: gather them first
-            X, codes = self._rows(s, X)
+        if codes is None:  # X holds row indices: gather them first, into shard s's buffers
+            X, codes = gather_rows(self.X, self.codes, X, self._gather, (s, X.shape[0]))
         st = None
         if want_stats:
             st = self._stats[s] = PassStats(part.K)
@@ -242,6 +225,22 @@ class Shards:
             if want:
                 stats.merge(self._stats[s])
         return total
+
+
+def gather_rows(X, codes, idx, buffers: dict, key) -> tuple[np.ndarray, np.ndarray]:
+    """The rows ``idx`` of ``X`` and their labels, copied into ``buffers[key]`` (made on
+    first use: at most two sizes per key, the batch's and the last remainder's)."""
+    buf = buffers.get(key)
+    if buf is None:
+        n = idx.shape[0]
+        buf = buffers[key] = (
+            np.empty((n, X.shape[1]), dtype=X.dtype),
+            np.empty(n, dtype=codes.dtype),
+        )
+    Xb, cb = buf
+    np.take(X, idx, axis=0, out=Xb)
+    np.take(codes, idx, out=cb)
+    return Xb, cb
 
 
 def _bounds(n: int, S: int) -> list[tuple[int, int]]:

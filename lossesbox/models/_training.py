@@ -48,7 +48,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..losses import LOSSES, Loss, _softmax_parts, get_loss
 from ._optim import make_rule
 from ._pass import PassStats, loss_pass, true_index
-from ._shards import MIN_SHARD_MACS, Shards
+from ._shards import MIN_SHARD_MACS, Shards, gather_rows
 
 __all__ = [
     "HISTORY_KEYS",
@@ -254,16 +254,7 @@ class _MiniBatches:
     def __init__(self, objective: Objective, batch_size: int):
         self.obj = objective
         self.batch_size = min(batch_size, objective.N)
-        self._buffers: dict[int, tuple[np.ndarray, ...]] = {}
-
-    def _buffers_for(self, n: int):
-        if n not in self._buffers:  # at most two sizes: the batch and the last remainder
-            obj = self.obj
-            self._buffers[n] = (
-                np.empty((n, obj.D), dtype=obj.dtype),
-                np.empty(n, dtype=obj.codes.dtype),
-            )
-        return self._buffers[n]
+        self._buffers: dict = {}  # gather_rows buffers by number of rows
 
     def epoch(self, theta, grad, rule, rng, running: _RunningEpoch | None = None) -> bool:
         """One shuffled pass over the training set, one update per mini-batch.
@@ -282,9 +273,7 @@ class _MiniBatches:
             if obj.shards is not None and obj.shards.wants(n):
                 total = obj.shards.batch_rows(theta, grad, idx, stats)
             else:
-                Xb, cb = self._buffers_for(n)
-                np.take(obj.X, idx, axis=0, out=Xb)
-                np.take(obj.codes, idx, out=cb)
+                Xb, cb = gather_rows(obj.X, obj.codes, idx, self._buffers, n)
                 total = obj.forward_backward(theta, grad, Xb, cb, stats)
             if running is not None:
                 if not math.isfinite(total):
@@ -351,10 +340,7 @@ def _passes(obj: Objective):
         finally:
             obj.blocked = False
         return
-    with (
-        Shards(obj.shard, obj.X, obj.codes, S, obj.macs) as shards,
-        _threadpool_controller().limit(limits=1, user_api="blas"),
-    ):
+    with Shards(obj.shard, obj.X, obj.codes, S, obj.macs) as shards, _blas_threads(0):
         obj.shards = shards
         for part in shards.parts:
             part.blocked = True
@@ -364,11 +350,15 @@ def _passes(obj: Objective):
             obj.shards = None
 
 
+def _numpy_blas() -> list[dict]:
+    """``threadpoolctl`` info of numpy's own BLAS (all loaded BLAS if it cannot be told)."""
+    libs = _threadpool_controller().select(user_api="blas").info()
+    return [lib for lib in libs if "numpy" in lib.get("filepath", "")] or libs
+
+
 def _blas_thread_count() -> int:
     """Threads numpy's BLAS would use now (1 if it cannot be told)."""
-    libs = _threadpool_controller().select(user_api="blas").info()
-    own = [lib for lib in libs if "numpy" in lib.get("filepath", "")] or libs
-    return max((int(lib.get("num_threads") or 1) for lib in own), default=1)
+    return max((int(lib.get("num_threads") or 1) for lib in _numpy_blas()), default=1)
 
 
 @functools.cache

@@ -45,7 +45,7 @@ import numpy as np
 
 from ..losses import Loss
 from ._pass import loss_pass, true_index
-from ._training import Objective, SoftmaxClassifierBase, _threadpool_controller
+from ._training import Objective, SoftmaxClassifierBase, _numpy_blas
 
 __all__ = ["LinearSoftmaxClassifier"]
 
@@ -248,9 +248,7 @@ def score_rows(K: int, block: int) -> int:
 
 
 def _blas_is_openblas() -> bool:
-    libs = _threadpool_controller().select(user_api="blas").info()
-    own = [lib for lib in libs if "numpy" in lib.get("filepath", "")] or libs
-    return any(lib.get("internal_api") == "openblas" for lib in own)
+    return any(lib.get("internal_api") == "openblas" for lib in _numpy_blas())
 
 
 class LinearSoftmaxClassifier(SoftmaxClassifierBase):
