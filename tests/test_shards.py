@@ -62,6 +62,23 @@ def test_threads_and_serial_give_bitwise_the_same_pass(dtype, loss, S):
         assert np.array_equal(sa.col_sum, sb.col_sum)
 
 
+def _evaluate_both_ways(obj, X, y, theta, rows=None):
+    """The full pass unsharded and as two shards (and, with ``rows``, the sharded
+    mini-batch pass over those rows): ``ref, ref_grad, ev, grad, (total, bgrad)``."""
+    ref_grad = np.empty_like(theta)
+    ref = obj.evaluate(theta, ref_grad)
+    batch = None
+    with Shards(obj.shard, X, y, 2, obj.macs) as shards:
+        obj.shards = shards
+        grad = np.empty_like(theta)
+        ev = obj.evaluate(theta, grad)
+        if rows is not None:
+            bgrad = np.empty_like(theta)
+            batch = (shards.batch_rows(theta, bgrad, rows, None), bgrad)
+        obj.shards = None
+    return ref, ref_grad, ev, grad, batch
+
+
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse", "exp_mse"])
 def test_sharded_pass_equals_the_single_pass(loss):
     """Loss, gradient and every count of the history against one unsharded pass."""
@@ -69,13 +86,7 @@ def test_sharded_pass_equals_the_single_pass(loss):
     obj = _LinearObjective(X, y, 10, get_loss(loss), 1e-2, True, np.float64)
     rng = np.random.default_rng(2)
     theta = 0.05 * rng.standard_normal(obj.size)
-    ref_grad = np.empty_like(theta)
-    ref = obj.evaluate(theta, ref_grad)
-    with Shards(obj.shard, X, y, 2, obj.macs) as shards:
-        obj.shards = shards
-        grad = np.empty_like(theta)
-        ev = obj.evaluate(theta, grad)
-        obj.shards = None
+    ref, ref_grad, ev, grad, _ = _evaluate_both_ways(obj, X, y, theta)
     np.testing.assert_allclose(ev.objective, ref.objective, rtol=1e-13)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-11, atol=1e-15)
     assert ev.stats.hits == ref.stats.hits
@@ -93,16 +104,8 @@ def test_mlp_sharded_pass_equals_the_single_pass():
     obj = _MLPObjective(X, y, 10, get_loss("cross_entropy"), 1e-3, True, np.float64, (64,), "tanh")
     rng = np.random.default_rng(3)
     theta = 0.1 * rng.standard_normal(obj.size)
-    ref_grad = np.empty_like(theta)
-    ref = obj.evaluate(theta, ref_grad)
-    with Shards(obj.shard, X, y, 2, obj.macs) as shards:
-        obj.shards = shards
-        grad = np.empty_like(theta)
-        ev = obj.evaluate(theta, grad)
-        bgrad = np.empty_like(theta)
-        rows = np.random.default_rng(8).permutation(1501)[:900]
-        total = shards.batch_rows(theta, bgrad, rows, None)
-        obj.shards = None
+    rows = np.random.default_rng(8).permutation(1501)[:900]
+    ref, ref_grad, ev, grad, (total, bgrad) = _evaluate_both_ways(obj, X, y, theta, rows)
     np.testing.assert_allclose(ev.objective, ref.objective, rtol=1e-13)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-14)
     ref_b = np.empty_like(theta)
