@@ -170,6 +170,41 @@ def _choose(page, label: str, option: str) -> None:
             _settle(page, 120)
 
 
+def _enter(page, label: str, value: str) -> None:
+    """Type ``value`` into the number input labelled ``label`` and commit it with Enter.
+
+    A rerun in flight can redraw the box and drop what was typed: wait for the script to
+    finish before and after, and type again (three tries at most) until the box holds it."""
+    from playwright.sync_api import expect
+
+    box = page.get_by_label(label, exact=True)
+    for attempt in range(3):
+        _settle(page, 120)
+        box.fill(value)
+        box.press("Enter")
+        _settle(page, 120)
+        if box.input_value() == value or attempt == 2:
+            break
+    expect(box).to_have_value(value)
+
+
+def _slide_to(page, label: str, value: str) -> None:
+    """Move the select slider labelled ``label`` to the option shown as ``value`` with the
+    keyboard (Home, then one step right at a time), as a person can."""
+    from playwright.sync_api import expect
+
+    _settle(page, 120)
+    thumb = page.get_by_test_id("stSlider").filter(has_text=label).get_by_role("slider")
+    thumb.focus()
+    thumb.press("Home")
+    for _ in range(40):
+        if thumb.get_attribute("aria-valuetext") == value:
+            break
+        thumb.press("ArrowRight")
+    expect(thumb).to_have_attribute("aria-valuetext", value)
+    _settle(page, 120)
+
+
 def test_train_in_the_browser_shows_curves_and_run_id(server, page, tmp_path):
     base, uri = server
     page.goto(base, wait_until="domcontentloaded")
@@ -204,10 +239,9 @@ def test_stop_in_the_browser_ends_the_run_and_logs_it(server, page, tmp_path):
     _choose(page, "Dataset", "digits")
     page.get_by_text("1797 samples × 64 features").wait_for(timeout=60_000)
     _choose(page, "Solver", "gd")
-    epochs = page.get_by_label("Epochs (lbfgs: iterations)")
-    epochs.fill("20000")
-    epochs.press("Enter")
-    page.wait_for_timeout(500)
+    # a slow rate: 20000 full epochs (≈ 10 s here), never converged before Stop is clicked
+    _slide_to(page, "Learning rate", "0.0001")
+    _enter(page, "Epochs (lbfgs: iterations)", "20000")
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text(re.compile(r"Epoch \d+/20000")).wait_for(timeout=120_000)
     page.wait_for_timeout(1500)  # a few live redraws
@@ -240,10 +274,7 @@ def test_mini_batch_history_control_in_the_browser(server, page, shots):
     expect(running).to_be_enabled(timeout=30_000)
     group.get_by_text("running", exact=True).click()
     expect(running).to_be_checked()
-    epochs = page.get_by_label("Epochs (lbfgs: iterations)")
-    epochs.fill("5")
-    epochs.press("Enter")
-    _settle(page)
+    _enter(page, "Epochs (lbfgs: iterations)", "5")
     help_icon = page.get_by_role("button", name="Help for Mini-batch history")
     help_icon.scroll_into_view_if_needed()
     help_icon.hover()
@@ -375,10 +406,10 @@ def test_every_page_as_a_person_sees_it(server, page, shots):
     _choose(page, "Dataset", "moons (generated)")
     page.get_by_text("2 features").first.wait_for(timeout=60_000)
     _choose(page, "Solver", "gd")
-    epochs = page.get_by_label("Epochs (lbfgs: iterations)")
-    epochs.fill("20000")
-    epochs.press("Enter")
-    page.wait_for_timeout(500)
+    # at rate 0.1 gd meets tol on moons after ≈ 470 epochs, under a second: the run could
+    # end before the first live redraw (1 s). At 0.001 it takes ≈ 18000 epochs (seconds).
+    _slide_to(page, "Learning rate", "0.001")
+    _enter(page, "Epochs (lbfgs: iterations)", "20000")
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text(re.compile(r"Epoch \d+/20000")).wait_for(timeout=120_000)
     # while it trains: loss, accuracy and the decision regions (a canvas: counted, then seen)

@@ -422,18 +422,19 @@ LOGGER = textwrap.dedent(
     from lossesbox.tracking import TrackedRun
 
     experiment, stop_file = sys.argv[1], sys.argv[2]
-    step = -1
+    logged = -1  # the last step whose log_record returned
     try:
         with TrackedRun(experiment, flush_interval=0.05, max_pending=20) as run:
             print(run.run_id, flush=True)
             while not os.path.exists(stop_file):
-                step += 1
+                step = logged + 1
                 run.log_record({"epoch": step, "objective": 1.0 / (step + 1)})
+                logged = step
                 time.sleep(0.01)
     except KeyboardInterrupt:
-        print(step, flush=True)
+        print(logged, flush=True)
         sys.exit(130)
-    print(step, flush=True)
+    print(logged, flush=True)
     """
 )
 
@@ -487,7 +488,10 @@ def test_interrupted_runs_keep_every_metric_and_live_siblings_are_left_alone(tmp
         last = int(out.strip().splitlines()[-1])
         assert _run_status(run_ids["ctrl_c"]) == "KILLED"
         assert _tags(run_ids["ctrl_c"])["stop_reason"] == "interrupted (Ctrl-C)"
-        assert _steps(run_ids["ctrl_c"]) == list(range(last + 1))
+        # every step whose log_record returned is stored; the one Ctrl-C cut short may or
+        # may not have been queued (e.g. cut while waiting on a full buffer: it was not)
+        stored = _steps(run_ids["ctrl_c"])
+        assert stored == list(range(len(stored))) and len(stored) in (last + 1, last + 2)
 
         # SIGKILL: nothing runs in the process; the run stays RUNNING with what was sent
         procs["sigkill"].kill()
