@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from lossesbox import tracking
-from lossesbox.experiment import TrainConfig, build_pipeline, run_experiment
+from lossesbox.experiment import TrainConfig, build_pipeline, metric_every, run_experiment
 from lossesbox.tracking import (
     TrackedRun,
     get_histories,
@@ -196,6 +196,33 @@ def test_user_stop_is_finished_with_stop_reason_user(_iris):
     assert run.info.status == "FINISHED"
     assert run.data.tags["stop_reason"] == "user"
     assert len(_client().get_metric_history(result.run_id, "objective")) == 4  # epochs 0..3
+
+
+def test_metric_every_caps_the_logged_epochs_at_1000():
+    assert [metric_every(n) for n in (1, 200, 1000, 1001, 2500, 20_000)] == [1, 1, 1, 2, 3, 20]
+
+
+@pytest.mark.parametrize("stop_at", [None, 1234])
+def test_long_runs_log_every_kth_epoch_and_the_last_one_history_csv_has_all(_iris, stop_at):
+    """2500 epochs: MLflow gets epochs 0, 3, 6, … and the last (by tol=0 or a user stop),
+    with the values of the history; history.csv keeps every epoch."""
+
+    def stop(record):
+        return stop_at is None or record["epoch"] < stop_at
+
+    config = TrainConfig(solver="gd", max_epochs=2500, tol=0)
+    result = run_experiment(config, dataset=_iris, callback=stop)
+    last = 2500 if stop_at is None else stop_at
+    assert result.history["epoch"].tolist() == list(range(last + 1))
+    logged = _client().get_metric_history(result.run_id, "objective")
+    steps = sorted(m.step for m in logged)
+    assert steps == [*range(0, last, 3), last]  # 2500 and 1234 are not multiples of 3
+    by_epoch = result.history.set_index("epoch")["objective"]
+    assert all(m.value == pytest.approx(by_epoch[m.step], rel=1e-12) for m in logged)
+    run = _client().get_run(result.run_id)
+    assert run.data.params["metric_every"] == "3"
+    full = tracking.get_history_frame(result.run_id)
+    assert full["epoch"].tolist() == list(range(last + 1))
 
 
 def test_exception_in_training_fails_the_run_and_propagates(_iris):
