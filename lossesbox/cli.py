@@ -29,9 +29,11 @@ __all__ = [
     "Command",
     "UsageError",
     "add_parallel_arguments",
+    "add_table_arguments",
     "add_training_arguments",
     "configs_from_args",
     "main",
+    "table_options",
 ]
 
 PROG = "python -m lossesbox"
@@ -209,27 +211,10 @@ _losses.__name__ = "loss"
 _SOLVERS = ("gd", "momentum", "sgd", "adam", "lbfgs")
 
 
-def add_training_arguments(parser: argparse.ArgumentParser, *, lists: bool = True) -> None:
-    """The options shared by train, sweep and study (DESIGN.md "Command line").
-
-    With ``lists`` the help says that comma lists are accepted; the values are always
-    parsed as lists (``args.datasets``, ``args.losses``, ``args.lams``, ``args.seeds``,
-    ``args.solvers``, ``args.learning_rates``) and :func:`configs_from_args` expands them.
-    """
-    many = " (comma list)" if lists else ""
-    g = parser.add_argument_group("data")
-    g.add_argument(
-        "--dataset",
-        "--datasets",
-        dest="datasets",
-        type=_list_of(str, what="dataset"),
-        default=None,
-        metavar="NAME",
-        help=f"built-in or generated dataset{many}: iris, wine, breast_cancer, digits, blobs, "
-        "moons, circles, spiral, xor, classification (default: iris)",
-    )
-    g.add_argument("--csv", metavar="FILE", help="train on a CSV file instead")
-    g.add_argument("--target", metavar="COL", help="label column of --csv (default: inferred)")
+def add_table_arguments(g: Any) -> None:
+    """The ``--csv`` preparation options (``train``, ``sweep`` and ``study``) on the
+    argparse group ``g``: ``--drop``, ``--impute``, ``--categorical``, ``--max-categories``
+    (see :mod:`lossesbox.data.preprocessing`; :func:`table_options` reads them back)."""
     g.add_argument(
         "--drop",
         type=_list_of(str, what="column"),
@@ -259,6 +244,40 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, lists: bool = Tru
         help="text columns with more distinct values are left out as ID-like (default: "
         "%(default)s)",
     )
+
+
+def table_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``load_csv`` options given by :func:`add_table_arguments`' flags."""
+    return {
+        "drop": list(args.drop or []),
+        "impute": args.impute,
+        "categorical": args.categorical,
+        "max_categories": args.max_categories,
+    }
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, lists: bool = True) -> None:
+    """The options shared by train, sweep and study (DESIGN.md "Command line").
+
+    With ``lists`` the help says that comma lists are accepted; the values are always
+    parsed as lists (``args.datasets``, ``args.losses``, ``args.lams``, ``args.seeds``,
+    ``args.solvers``, ``args.learning_rates``) and :func:`configs_from_args` expands them.
+    """
+    many = " (comma list)" if lists else ""
+    g = parser.add_argument_group("data")
+    g.add_argument(
+        "--dataset",
+        "--datasets",
+        dest="datasets",
+        type=_list_of(str, what="dataset"),
+        default=None,
+        metavar="NAME",
+        help=f"built-in or generated dataset{many}: iris, wine, breast_cancer, digits, blobs, "
+        "moons, circles, spiral, xor, classification (default: iris)",
+    )
+    g.add_argument("--csv", metavar="FILE", help="train on a CSV file instead")
+    g.add_argument("--target", metavar="COL", help="label column of --csv (default: inferred)")
+    add_table_arguments(g)
     g.add_argument(
         "--no-standardize",
         dest="standardize",
@@ -447,18 +466,13 @@ def configs_from_args(args: argparse.Namespace) -> list:
         if not os.path.isfile(args.csv):
             _fail(f"CSV file not found: {args.csv}")
         datasets = ["csv"]
-        table_options = {
-            "drop": list(args.drop or []),
-            "impute": args.impute,
-            "categorical": args.categorical,
-            "max_categories": args.max_categories,
-        }
+        table = table_options(args)
     else:
         if args.target is not None:
             _fail("--target needs --csv FILE")
         if args.drop:
             _fail("--drop needs --csv FILE")
-        table_options = {}
+        table = {}
         datasets = args.datasets or ["iris"]
         from .datasets import DATASETS
 
@@ -497,7 +511,7 @@ def configs_from_args(args: argparse.Namespace) -> list:
             hidden=hidden,
             activation=activation,
             dataset=dataset,
-            dataset_options=dict(table_options),
+            dataset_options=dict(table),
             csv_path=args.csv,
             target=args.target,
             loss=loss,

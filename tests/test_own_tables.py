@@ -371,3 +371,39 @@ def test_train_page_shows_the_columns_and_the_summary_and_trains_penguins(tables
     assert list(result.pipeline.named_steps["preprocess"].feature_names_in_) == list(
         result.dataset.frame.columns
     )
+
+
+def test_study_on_penguins_takes_the_table_options_and_echoes_them(tables, tmp_path, capsys):
+    """``study`` prepares a CSV as ``train`` does: --drop, --impute, --categorical and
+    --max-categories reach the table, and the report's command line repeats them."""
+    from lossesbox import study
+    from lossesbox.study.run import _load_datasets
+
+    path = str(tables / "penguins.csv")
+    out = tmp_path / "report"
+    argv = ["study", "--csv", path, "--target", "species", "--drop", "year,sex"]
+    argv += ["--impute", "mean", "--max-categories", "2", "--losses", "cross_entropy,mse"]
+    argv += ["--repeats", "1", "--epochs", "5", "--no-track", "--quiet", "--out", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| csv | cross_entropy |" in printed and "| csv | mse |" in printed
+    command = f"--csv {path} --target species --drop year,sex --impute mean --max-categories 2"
+    assert command in (out / "report.md").read_text()
+
+    # the same options load the same table: 4 measurements left ('island' has 3 values,
+    # over --max-categories 2; 'year' and 'sex' dropped), gaps filled with the mean
+    config = study.config_from_args(cli.build_parser(argv).parse_args(argv))
+    (penguins,) = _load_datasets(config).values()
+    assert penguins.n_features == 4
+    summary = penguins.preprocessing_summary()
+    assert "- dropped column(s) 'year', 'sex' (drop / --drop)" in summary
+    assert "'island' (3 values)" in summary and "mean" in summary
+
+    # strict options refuse in one line, exit 2, nothing run
+    strict = ["study", "--csv", path, "--target", "species", "--no-track", "--quiet"]
+    assert cli.main([*strict, "--impute", "none", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "missing or infinite values (NaN/inf) in feature column(s) 'bill_length_mm'" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+    assert cli.main(["study", "--drop", "year"]) == 2
+    assert "--drop needs --csv FILE" in capsys.readouterr().err

@@ -19,6 +19,8 @@ from .run import run_study
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the ``study`` options to ``p`` (``lossesbox.cli`` creates the subparser)."""
+    from ..cli import add_table_arguments
+
     d = StudyConfig.__dataclass_fields__
     g = p.add_argument_group("grid")
     g.add_argument(
@@ -66,6 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--csv", dest="csv_path", default=None, metavar="FILE", help="CSV file (dataset 'csv')"
     )
     g.add_argument("--target", default=None, metavar="COL", help="label column of --csv")
+    add_table_arguments(g)
     g.add_argument(
         "--test-size",
         type=float,
@@ -243,6 +246,13 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         datasets = "csv"
     if args.csv_path and not os.path.isfile(args.csv_path):
         raise ValueError(f"CSV file not found: {args.csv_path}")
+    if getattr(args, "drop", None) and not args.csv_path:
+        raise ValueError("--drop needs --csv FILE")
+    dataset_options = {}
+    if args.csv_path and hasattr(args, "impute"):
+        from ..cli import table_options
+
+        dataset_options["csv"] = table_options(args)
     return StudyConfig(
         datasets=_as_tuple(datasets, "datasets"),
         losses=tuple(losses),
@@ -267,6 +277,7 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         reference=args.reference,
         csv_path=args.csv_path,
         target=args.target,
+        dataset_options=dataset_options,
     )
 
 

@@ -58,6 +58,9 @@ REPORT_FILES = {
 }
 SOLVERS = ("lbfgs", "gd", "momentum", "sgd", "adam")
 HISTORIES = ("exact", "running")
+#: ``load_csv``'s table options at their defaults (``lossesbox.data.preprocessing``; kept
+#: literal so ``study --help`` does not import the data package): not echoed by ``command``.
+TABLE_DEFAULTS = {"impute": "median", "categorical": "onehot", "max_categories": 50}
 
 
 # ------------------------------------------------------------------------ configuration
@@ -269,6 +272,12 @@ class StudyConfig:
             parts.append("--no-reference")
         if self.csv_path:
             parts.append(f"--csv {self.csv_path} --target {self.target}")
+            table = self.dataset_options.get("csv", {})
+            if table.get("drop"):
+                parts.append(f"--drop {','.join(table['drop'])}")
+            for key, default in TABLE_DEFAULTS.items():
+                if table.get(key, default) != default:
+                    parts.append(f"--{key.replace('_', '-')} {table[key]}")
         return " ".join(parts)
 
 
