@@ -292,6 +292,23 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def ratio_target(
+    label: str, rows: Sequence[dict], key: str, limit: float | None, name=None
+) -> dict[str, Any]:
+    """A row of the Targets table from ``rows``' median ratios ``row[key]``: the worst one,
+    and which rows are over ``limit``. ``limit=None``: a figure for scale, no target
+    (``ok`` is ``None``). ``name(row)`` names a row (default: its loss)."""
+    name = name or (lambda r: r["loss"])
+    worst = max(rows, key=lambda r: r[key]["median"])
+    out = {"target": label, "value": f"worst {fmt(worst[key]['median'])}× ({name(worst)})"}
+    if limit is None:
+        out.update(ok=None, detail="for scale, no target")
+        return out
+    failing = [name(r) for r in rows if r[key]["median"] > limit]
+    out.update(ok=not failing, detail=("over: " + ", ".join(failing)) if failing else "all")
+    return out
+
+
 def fmt(x: float | None, digits: int = 3) -> str:
     """Compact number for tables: 3 significant digits, '–' for missing."""
     if x is None or (isinstance(x, float) and not np.isfinite(x)):

@@ -34,10 +34,14 @@ from bench.common import (
     load_problem,
     markdown_table,
     paired_ratio,
+    ratio_target,
     summarize,
 )
 
-TARGET = 1.1  # full-batch epoch ≤ 1.1 × roofline on the large shapes (issue 15)
+TARGET = 1.1
+"""Issue 15: a full-batch gd epoch ≤ 1.1 × numpy's two GEMMs timed alone (the two-GEMM
+time the issue measured against), large shapes. The stricter roofline (the fastest way
+to do the products we know) is reported beside it, for scale."""
 
 
 def gemm_pair_seconds(
@@ -265,15 +269,17 @@ def run(ctx: Context) -> dict:
             ]
             if not sel:
                 continue
-            worst = max(sel, key=lambda r: r["ratio"]["median"])
-            failing = [r["loss"] for r in sel if r["ratio"]["median"] > TARGET]
+            where = f"{sel[0]['shape']} {dtype}"
             targets.append(
-                {
-                    "target": f"gd epoch ≤ {TARGET}× GEMM roofline, {sel[0]['shape']} {dtype}",
-                    "value": f"worst {fmt(worst['ratio']['median'])}× ({worst['loss']})",
-                    "ok": not failing,
-                    "detail": ("over: " + ", ".join(failing)) if failing else "all losses",
-                }
+                ratio_target(
+                    f"gd epoch ≤ {TARGET}× numpy's GEMM pair, {where}",
+                    sel,
+                    "ratio_numpy_pair",
+                    TARGET,
+                )
+            )
+            targets.append(
+                ratio_target(f"gd epoch ÷ the fastest known GEMM pair, {where}", sel, "ratio", None)
             )
     return {
         "rows": rows,
@@ -335,7 +341,7 @@ def markdown(rows: list[dict], gemm_rows: list[dict]) -> str:
         " BLAS thread each); the roofline is the faster (median [min–max] over rounds).\n\n"
         + g
         + "\n\nEpoch time ÷ roofline time (median of paired per-round ratios [min–max];"
-        + f" target ≤ {TARGET} for gd on the large shapes); the last column: gd against"
-        + " numpy's two products alone.\n\n"
+        + " for scale); the last column: gd against numpy's two products alone, the"
+        + f" yardstick of the target (≤ {TARGET} for gd on the large shapes).\n\n"
         + t
     )

@@ -310,6 +310,11 @@ def write(args: argparse.Namespace, meta: dict, results: dict[str, dict]) -> str
     return report
 
 
+def _met(ok: bool | None) -> str:
+    """The Targets table's "met" cell: yes, **no**, or — for a figure given for scale."""
+    return "—" if ok is None else ("yes" if ok else "**no**")
+
+
 def render(meta: dict, results: dict[str, dict]) -> str:
     """The whole Markdown report: header, one section per case, then the targets."""
     m = meta["machine"]
@@ -350,10 +355,7 @@ def render(meta: dict, results: dict[str, dict]) -> str:
         lines.append(
             markdown_table(
                 ["target", "measured", "met", "detail"],
-                [
-                    [t["target"], t["value"], "yes" if t["ok"] else "**no**", t.get("detail", "")]
-                    for t in targets
-                ],
+                [[t["target"], t["value"], _met(t["ok"]), t.get("detail", "")] for t in targets],
             )
         )
         lines.append("")
