@@ -195,12 +195,36 @@ with tab_pair:
         key="gs_p_b",
         persist_state=PERSIST,
     )
+    c_model = st.columns(4)
+    pair_model = c_model[0].radio(
+        "Model",
+        ["linear", "mlp"],
+        format_func={"linear": "Linear", "mlp": "MLP"}.get,
+        horizontal=True,
+        key="gs_p_model",
+        persist_state=PERSIST,
+        help="The MLP puts hidden layers before the same K output scores; the signs are "
+        "those of the output scores. Both losses start from the same weights.",
+    )
+    pair_hidden, pair_activation = "100", "relu"
+    if pair_model == "mlp":
+        pair_hidden = c_model[1].text_input(
+            "Hidden layer sizes",
+            "100",
+            key="gs_p_hidden",
+            persist_state=PERSIST,
+            help="Units per hidden layer joined by x, e.g. 100x100 for two layers of 100.",
+        )
+        pair_activation = c_model[2].selectbox(
+            "Activation", ["relu", "tanh"], key="gs_p_act", persist_state=PERSIST
+        )
     init = c[3].selectbox(
         "Initialization",
-        ["normal", "zeros"],
-        key="gs_p_init",
+        ["normal", "zeros"] if pair_model == "linear" else ["glorot", "normal"],
+        key=f"gs_p_init_{pair_model}",
         persist_state=PERSIST,
-        help="From zeros every score starts equal and mse's wrong-class gradients are exactly 0.",
+        help="From zeros every score starts equal and mse's wrong-class gradients are exactly 0 "
+        "(linear only: an MLP from zeros cannot learn). glorot: scikit-learn's MLP start.",
     )
     c = st.columns(4)
     solver = c[0].selectbox(
@@ -224,18 +248,23 @@ with tab_pair:
         "Log both runs to MLflow", value=True, key="gs_p_track", persist_state=PERSIST
     )
     if st.button("Train both", type="primary", key="gs_p_train"):
-        settings = PairSettings(
-            dataset=dataset,
-            losses=(loss_a, loss_b),
-            solver=solver,
-            learning_rate=float(lr),
-            max_epochs=int(epochs),
-            lam=float(lam),
-            init=init,
-        )
         with friendly_errors(
             "Training the two losses", "Try a smaller learning rate or fewer epochs."
         ):
+            from lossesbox.experiment import parse_hidden
+
+            settings = PairSettings(
+                dataset=dataset,
+                losses=(loss_a, loss_b),
+                solver=solver,
+                learning_rate=float(lr),
+                max_epochs=int(epochs),
+                lam=float(lam),
+                init=init,
+                model=pair_model,
+                hidden=parse_hidden(pair_hidden),
+                activation=pair_activation,
+            )
             with st.spinner(f"Training {loss_a} and {loss_b} on {dataset}…"):
                 st.session_state["gs_pair"] = train_pair(settings, track=track)
     pair = st.session_state.get("gs_pair")
@@ -249,12 +278,14 @@ with tab_pair:
                 m[1].metric(
                     "wrong way (last epoch)", f"{res.history['wrong_way_share'].iloc[-1]:.3f}"
                 )
-                st.caption(f"{len(res.history) - 1} epochs · status **{res.status}**")
-                if res.status == "diverged":
-                    st.error(
-                        f"{res.config.loss} diverged: {res.stop_reason} "
-                        "Try a smaller learning rate."
-                    )
+                kind = "linear"
+                if getattr(res.config, "model", "linear") == "mlp":
+                    from lossesbox.experiment import format_hidden
+
+                    kind = f"MLP {format_hidden(res.config.hidden)} {res.config.activation}"
+                st.caption(f"{kind} · {len(res.history) - 1} epochs · status **{res.status}**")
+                if res.status == "diverged":  # the reason says when, and what to try
+                    st.error(f"`{res.config.loss}` — {res.stop_reason}")
                 if res.run_id:
                     st.caption(f"run `{res.run_id}`")
                 elif getattr(res, "tracking_error", None):

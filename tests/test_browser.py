@@ -443,6 +443,22 @@ def test_every_page_as_a_person_sees_it(server, page, shots):
     for h in both:
         assert h["height"] >= ROW_PX * 10 + 60, h  # 10 digit rows
 
+    # the same two losses on an MLP (hidden layer of 100): signs at its output scores.
+    # Adam at 0.001: gd makes exp_mse overflow at its first step on this MLP (scores of
+    # 10 give gradients near e^20), even at 0.001, and the page says so in an error box
+    _settle(page, 120)
+    page.get_by_role("radiogroup", name="Model").get_by_text("MLP", exact=True).click()
+    page.get_by_label("Hidden layer sizes", exact=True).wait_for(timeout=60_000)
+    _choose(page, "Solver", "adam")
+    _slide_to(page, "Learning rate", "0.001")
+    page.get_by_role("button", name="Train both").click()
+    page.get_by_text(re.compile(r"MLP 100 relu · 100 epochs")).first.wait_for(timeout=120_000)
+    mlp_pair = _look(page, shots, "03b_gradient_signs_two_losses_mlp")
+    both = _heatmaps(mlp_pair)
+    assert len(both) == 2, mlp_pair["charts"]
+    for h in both:
+        assert h["height"] >= ROW_PX * 10 + 60, h
+
     page.get_by_role("tab", name="One sample and the loss landscape").click()
     sample = _look(page, shots, "04_gradient_signs_one_sample")
     (grid,) = _heatmaps(sample, "st-key-signs_sample")

@@ -522,6 +522,37 @@ def test_gradient_signs_page_last_model_and_side_by_side():
     assert shown
 
 
+def test_two_losses_side_by_side_on_an_mlp():
+    """The side-by-side tab trains an MLP too: both losses from the same initial weights,
+    the signs at the output scores (exp_mse never pushes a wrong class up there either),
+    and a bad hidden-size text is a friendly error, not a traceback."""
+    at = app("pages/2_Gradient_signs.py")
+    at.run()
+    at.selectbox(key="gs_p_data").set_value("iris")
+    at.radio(key="gs_p_model").set_value("mlp").run()
+    assert at.selectbox(key="gs_p_init_mlp").options == ["glorot", "normal"]
+    at.text_input(key="gs_p_hidden").set_value("abc")
+    at.checkbox(key="gs_p_track").uncheck()
+    at.button(key="gs_p_train").click().run(timeout=120)
+    assert any("hidden sizes must be positive integers" in e.value for e in at.error)
+    assert "gs_pair" not in at.session_state
+
+    at.text_input(key="gs_p_hidden").set_value("16")
+    at.number_input(key="gs_p_epochs").set_value(10)
+    at.button(key="gs_p_train").click().run(timeout=120)
+    no_errors(at)
+    pair = at.session_state["gs_pair"]
+    assert [(r.config.model, r.config.hidden, r.config.loss) for r in pair] == [
+        ("mlp", (16,), "mse"),
+        ("mlp", (16,), "exp_mse"),
+    ]
+    first = [r.history.iloc[0] for r in pair]
+    assert first[0]["train_accuracy"] == first[1]["train_accuracy"]  # same start
+    by_loss = {r.config.loss: r.history["wrong_way_share"].to_numpy() for r in pair}
+    assert (by_loss["exp_mse"] == 0).all() and by_loss["mse"].max() > 0
+    assert any("MLP 16 relu · 10 epochs" in c.value for c in at.caption)
+
+
 def test_compare_runs_shows_spooled_runs_and_sync_delivers_them(monkeypatch):
     """A run kept in the local spool (its store was down) is listed; Sync delivers it."""
     from lossesbox import tracking

@@ -27,6 +27,9 @@ class PairSettings:
     init: str = "normal"
     seed: int = 0
     test_size: float = 0.25
+    model: str = "linear"
+    hidden: tuple[int, ...] = (100,)
+    activation: str = "relu"
 
 
 def train_pair(
@@ -36,7 +39,9 @@ def train_pair(
 
     Returns the two ``ExperimentResult`` objects (each tracked as its own MLflow run when
     ``track``). ``tol=0`` so both use the full epoch budget and their per-epoch gradient
-    signs line up.
+    signs line up. ``model="mlp"`` trains :class:`~lossesbox.MLPSoftmaxClassifier` with
+    ``hidden`` and ``activation`` (its signs are those of the output scores); both runs
+    start from the same initial weights (same ``seed``).
     """
     from ..datasets import load_dataset
     from ..experiment import TrainConfig, run_experiment
@@ -57,6 +62,9 @@ def train_pair(
             init=settings.init,
             seed=settings.seed,
             test_size=settings.test_size,
+            model=settings.model,
+            hidden=settings.hidden,
+            activation=settings.activation,
         )
         results.append(run_experiment(config, dataset=dataset, track=track, experiment=experiment))
     return results
