@@ -375,6 +375,31 @@ def test_a_signal_swallowed_by_a_weakref_callback_still_stops_training(monkeypat
         cli._raise_if_signalled()
 
 
+def test_a_study_stops_between_runs_after_a_swallowed_signal(monkeypatch, tmp_path):
+    """A study checks the remembered signal after every run, as train does every epoch:
+    with SIGTERM received (and its exception dropped by a callback) it stops after the
+    first run instead of running the whole grid."""
+    import importlib
+
+    from lossesbox import cli
+
+    study_run = importlib.import_module("lossesbox.study.run")  # the module, not study.run()
+    finished = []
+    real = study_run._run_task
+
+    def task_then_signal(*args, **kwargs):
+        out = real(*args, **kwargs)
+        finished.append(out)
+        cli._SIGNALLED = 15  # as _on_signal leaves it when its exception was dropped
+        return out
+
+    monkeypatch.setattr(study_run, "_run_task", task_then_signal)
+    argv = ["study", "--datasets", "iris", "--losses", "mse,exp_mse,hinge", "--repeats", "2"]
+    argv += ["--epochs", "5", "--no-track", "--quiet", "--out", str(tmp_path / "r")]
+    assert cli.main(argv) == 143
+    assert len(finished) == 1  # of 3 losses × 2 repeats + 2 reference fits
+
+
 def test_a_dropped_signal_exception_is_not_printed_as_a_traceback(monkeypatch):
     """While a command runs, Python's "Exception ignored ... Traceback" for the dropped
     signal exception is kept off stderr (the exception comes again at the next epoch);

@@ -309,7 +309,10 @@ def run(args: argparse.Namespace) -> int:
     total = n * (len(config.losses) * len(config.setups()) + (1 if config.reference else 0))
     bar = tqdm(total=total, desc="study", unit="run", file=sys.stderr, disable=args.quiet)
 
+    from ..cli import _raise_if_signalled
+
     def progress(done: int, total: int, row: dict) -> None:
+        _raise_if_signalled()  # a Ctrl-C or SIGTERM a callback swallowed: stop between runs
         bar.set_postfix_str(f"{row['dataset']} {row['loss']} #{row['repeat']}", refresh=False)
         bar.update(1)
 
