@@ -566,3 +566,23 @@ def test_study_page_launches_a_small_study():
     assert at.selectbox(key="st_study").value == studies["run_id"].iloc[0]
     table = at.dataframe[0].value
     assert list(table["loss"]) == ["mse", "exp_mse", REFERENCE]
+
+
+def test_table_defaults_match_load_csv_and_the_cli():
+    """``StudyConfig.command`` leaves out table options at their defaults: the literal
+    copy must agree with ``lossesbox.data.preprocessing`` and the command line."""
+    import argparse
+
+    from lossesbox.cli import add_table_arguments
+    from lossesbox.data.preprocessing import CATEGORICAL, DEFAULT_MAX_CATEGORIES, IMPUTE
+    from lossesbox.study.config import TABLE_DEFAULTS
+
+    assert TABLE_DEFAULTS == {
+        "impute": IMPUTE[0],
+        "categorical": CATEGORICAL[0],
+        "max_categories": DEFAULT_MAX_CATEGORIES,
+    }
+    parser = argparse.ArgumentParser()
+    add_table_arguments(parser.add_argument_group("table"))
+    parsed = vars(parser.parse_args([]))
+    assert {k: parsed[k] for k in TABLE_DEFAULTS} == TABLE_DEFAULTS
