@@ -25,6 +25,7 @@ from lossesbox.app.widgets import (
     load_uploaded_dataset,
     mlflow_ui_command,
     mlflow_ui_url,
+    model_inputs,
     named_buffer,
     upload_digest,
 )
@@ -188,26 +189,12 @@ else:
 
 # --- Sidebar: model and training -----------------------------------------------------------------
 sb.header("Model")
-model = sb.radio(
-    "Model",
-    ["linear", "mlp"],
-    format_func={"linear": "Linear (softmax regression)", "mlp": "MLP (hidden layers)"}.get,
-    horizontal=True,
-    key="tr_model",
-    persist_state=PERSIST,
+model, hidden, activation = model_inputs(
+    [sb] * 3,
+    "tr",
     help="The MLP puts ReLU/tanh hidden layers before the same K output scores: the same "
     "losses, history and gradient signs (taken at the output scores).",
 )
-hidden, activation = "100", "relu"
-if model == "mlp":
-    hidden = sb.text_input(
-        "Hidden layer sizes",
-        "100",
-        key="tr_hidden",
-        persist_state=PERSIST,
-        help="Units per hidden layer joined by x, e.g. 100x100 for two layers of 100.",
-    )
-    activation = sb.selectbox("Activation", ["relu", "tanh"], key="tr_act", persist_state=PERSIST)
 loss = sb.selectbox(
     "Loss", list(LOSSES), index=0, key="tr_loss", persist_state=PERSIST, help="See Home / Theory."
 )

@@ -18,6 +18,7 @@ from lossesbox.app.widgets import (
     TRAIN_JOB,
     collect_finished_job,
     friendly_errors,
+    model_inputs,
     tracking_uri,
 )
 from lossesbox.charts import (
@@ -195,29 +196,12 @@ with tab_pair:
         key="gs_p_b",
         persist_state=PERSIST,
     )
-    c_model = st.columns(4)
-    pair_model = c_model[0].radio(
-        "Model",
-        ["linear", "mlp"],
-        format_func={"linear": "Linear", "mlp": "MLP"}.get,
-        horizontal=True,
-        key="gs_p_model",
-        persist_state=PERSIST,
+    pair_model, pair_hidden, pair_activation = model_inputs(
+        st.columns(4)[:3],
+        "gs_p",
         help="The MLP puts hidden layers before the same K output scores; the signs are "
         "those of the output scores. Both losses start from the same weights.",
     )
-    pair_hidden, pair_activation = "100", "relu"
-    if pair_model == "mlp":
-        pair_hidden = c_model[1].text_input(
-            "Hidden layer sizes",
-            "100",
-            key="gs_p_hidden",
-            persist_state=PERSIST,
-            help="Units per hidden layer joined by x, e.g. 100x100 for two layers of 100.",
-        )
-        pair_activation = c_model[2].selectbox(
-            "Activation", ["relu", "tanh"], key="gs_p_act", persist_state=PERSIST
-        )
     init = c[3].selectbox(
         "Initialization",
         ["normal", "zeros"] if pair_model == "linear" else ["glorot", "normal"],

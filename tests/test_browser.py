@@ -447,7 +447,7 @@ def test_every_page_as_a_person_sees_it(server, page, shots):
     # Adam at 0.001: gd makes exp_mse overflow at its first step on this MLP (scores of
     # 10 give gradients near e^20), even at 0.001, and the page says so in an error box
     _settle(page, 120)
-    page.get_by_role("radiogroup", name="Model").get_by_text("MLP", exact=True).click()
+    page.get_by_role("radiogroup", name="Model").get_by_text("MLP (hidden layers)").click()
     page.get_by_label("Hidden layer sizes", exact=True).wait_for(timeout=60_000)
     _choose(page, "Solver", "adam")
     _slide_to(page, "Learning rate", "0.001")

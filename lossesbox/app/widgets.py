@@ -54,6 +54,40 @@ MLFLOW_UI = os.environ.get("LOSSESBOX_MLFLOW_UI", "http://127.0.0.1:5000")
 PERSIST = "session"
 
 
+MODEL_LABELS = {"linear": "Linear (softmax regression)", "mlp": "MLP (hidden layers)"}
+
+
+def model_inputs(slots: Any, key: str, help: str) -> tuple[str, str, str]:
+    """The model choice: a radio, then for the MLP its hidden sizes and activation.
+
+    ``slots`` are three places to draw in (the sidebar three times, or three columns);
+    widget keys are ``{key}_model``, ``{key}_hidden`` and ``{key}_act``. Returns
+    ``(model, hidden text, activation)``; the hidden text is parsed by
+    :func:`lossesbox.experiment.parse_hidden` where the run is made."""
+    model = slots[0].radio(
+        "Model",
+        list(MODEL_LABELS),
+        format_func=MODEL_LABELS.get,
+        horizontal=True,
+        key=f"{key}_model",
+        persist_state=PERSIST,
+        help=help,
+    )
+    hidden, activation = "100", "relu"
+    if model == "mlp":
+        hidden = slots[1].text_input(
+            "Hidden layer sizes",
+            "100",
+            key=f"{key}_hidden",
+            persist_state=PERSIST,
+            help="Units per hidden layer joined by x, e.g. 100x100 for two layers of 100.",
+        )
+        activation = slots[2].selectbox(
+            "Activation", ["relu", "tanh"], key=f"{key}_act", persist_state=PERSIST
+        )
+    return model, hidden, activation
+
+
 def page_setup(title: str, icon: str = "📉") -> None:
     """Set the page config: ``<title> · lossesbox``, wide layout."""
     st.set_page_config(page_title=f"{title} · lossesbox", page_icon=icon, layout="wide")
