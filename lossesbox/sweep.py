@@ -542,10 +542,13 @@ def _lost_scheduler(exc: BaseException) -> bool:
 def _execute(tasks, n_jobs, progress) -> list[dict]:
     from tqdm.auto import tqdm
 
+    from .cli import _raise_if_signalled
+
     rows = []
     with tqdm(total=len(tasks), desc="sweep", unit="run", disable=not progress) as bar:
         calls = [(run_point, (i, config, dataset), kw) for i, config, dataset, kw in tasks]
         for row in iter_parallel(calls, n_jobs):
+            _raise_if_signalled()  # a Ctrl-C or SIGTERM a callback swallowed: stop here
             rows.append(row)
             bar.update(1)
             if row.get("test_accuracy") is not None:

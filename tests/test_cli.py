@@ -400,6 +400,26 @@ def test_a_study_stops_between_runs_after_a_swallowed_signal(monkeypatch, tmp_pa
     assert len(finished) == 1  # of 3 losses × 2 repeats + 2 reference fits
 
 
+def test_a_sweep_stops_between_runs_after_a_swallowed_signal(monkeypatch, tmp_path):
+    """The sweep checks the remembered signal after every run, like the study."""
+    from lossesbox import cli, sweep
+
+    finished = []
+    real = sweep.run_point
+
+    def point_then_signal(*args, **kwargs):
+        out = real(*args, **kwargs)
+        finished.append(out)
+        cli._SIGNALLED = 2  # as _on_signal leaves it when its exception was dropped
+        return out
+
+    monkeypatch.setattr(sweep, "run_point", point_then_signal)
+    argv = ["sweep", "--dataset", "iris", "--losses", "mse,exp_mse,hinge", "--epochs", "5"]
+    argv += ["--no-track", "--quiet"]
+    assert cli.main(argv) == 130
+    assert len(finished) == 1  # of 3
+
+
 def test_a_dropped_signal_exception_is_not_printed_as_a_traceback(monkeypatch):
     """While a command runs, Python's "Exception ignored ... Traceback" for the dropped
     signal exception is kept off stderr (the exception comes again at the next epoch);
