@@ -114,7 +114,7 @@ tab_run, tab_pair, tab_sample = st.tabs(
 # --- A trained model ------------------------------------------------------------------------
 with tab_run:
     source = st.radio(
-        "Model",
+        "Gradient signs of",
         ["Last model trained on the Train page", "A run logged in MLflow"],
         horizontal=True,
         key="gs_source",
