@@ -375,49 +375,46 @@ def test_a_signal_swallowed_by_a_weakref_callback_still_stops_training(monkeypat
         cli._raise_if_signalled()
 
 
-def test_a_study_stops_between_runs_after_a_swallowed_signal(monkeypatch, tmp_path):
-    """A study checks the remembered signal after every run, as train does every epoch:
-    with SIGTERM received (and its exception dropped by a callback) it stops after the
-    first run instead of running the whole grid."""
+@pytest.mark.parametrize(
+    ("module", "runner", "argv", "signum", "code"),
+    [
+        (
+            "lossesbox.study.run",
+            "_run_task",
+            ["study", "--datasets", "iris", "--losses", "mse,exp_mse,hinge", "--repeats", "2"],
+            15,
+            143,
+        ),
+        ("lossesbox.sweep", "run_point", ["sweep", "--losses", "mse,exp_mse,hinge"], 2, 130),
+    ],
+)
+def test_a_study_or_sweep_stops_between_runs_after_a_swallowed_signal(
+    monkeypatch, tmp_path, module, runner, argv, signum, code
+):
+    """A study and a sweep check the remembered signal after every run, as train does
+    every epoch: with the signal received (and its exception dropped by a callback) they
+    stop after the first run instead of running the whole grid (3 losses here, ×2 repeats
+    plus reference fits for the study)."""
     import importlib
 
     from lossesbox import cli
 
-    study_run = importlib.import_module("lossesbox.study.run")  # the module, not study.run()
+    runs = importlib.import_module(module)  # the module (lossesbox.study.run is also a function)
     finished = []
-    real = study_run._run_task
+    real = getattr(runs, runner)
 
-    def task_then_signal(*args, **kwargs):
+    def run_then_signal(*args, **kwargs):
         out = real(*args, **kwargs)
         finished.append(out)
-        cli._SIGNALLED = 15  # as _on_signal leaves it when its exception was dropped
+        cli._SIGNALLED = signum  # as _on_signal leaves it when its exception was dropped
         return out
 
-    monkeypatch.setattr(study_run, "_run_task", task_then_signal)
-    argv = ["study", "--datasets", "iris", "--losses", "mse,exp_mse,hinge", "--repeats", "2"]
-    argv += ["--epochs", "5", "--no-track", "--quiet", "--out", str(tmp_path / "r")]
-    assert cli.main(argv) == 143
-    assert len(finished) == 1  # of 3 losses × 2 repeats + 2 reference fits
-
-
-def test_a_sweep_stops_between_runs_after_a_swallowed_signal(monkeypatch, tmp_path):
-    """The sweep checks the remembered signal after every run, like the study."""
-    from lossesbox import cli, sweep
-
-    finished = []
-    real = sweep.run_point
-
-    def point_then_signal(*args, **kwargs):
-        out = real(*args, **kwargs)
-        finished.append(out)
-        cli._SIGNALLED = 2  # as _on_signal leaves it when its exception was dropped
-        return out
-
-    monkeypatch.setattr(sweep, "run_point", point_then_signal)
-    argv = ["sweep", "--dataset", "iris", "--losses", "mse,exp_mse,hinge", "--epochs", "5"]
-    argv += ["--no-track", "--quiet"]
-    assert cli.main(argv) == 130
-    assert len(finished) == 1  # of 3
+    monkeypatch.setattr(runs, runner, run_then_signal)
+    argv = [*argv, "--epochs", "5", "--no-track", "--quiet"]
+    if argv[0] == "study":
+        argv += ["--out", str(tmp_path / "r")]
+    assert cli.main(argv) == code
+    assert len(finished) == 1
 
 
 def test_a_dropped_signal_exception_is_not_printed_as_a_traceback(monkeypatch):
