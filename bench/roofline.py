@@ -70,7 +70,7 @@ def gemm_pair_seconds(
         np.matmul(X[lo:hi], W.T, out=S[lo:hi])
         np.matmul(G[lo:hi].T, X[lo:hi], out=out)
 
-    from lossesbox.models.linear import block_rows, score_rows
+    from lossesbox.models.linear import block_rows, block_scores, score_rows
 
     B = block_rows(d, k, X.dtype.itemsize)
     C = score_rows(k, B)
@@ -82,15 +82,7 @@ def gemm_pair_seconds(
         out[:] = 0
         for a in range(lo, hi, B):
             e = min(a + B, hi)
-            pieces, rest = divmod(e - a, C)
-            if pieces:
-                np.matmul(
-                    X[a : a + pieces * C].reshape(pieces, C, d),
-                    W.T,
-                    out=S[a : a + pieces * C].reshape(pieces, C, k),
-                )
-            if rest:
-                np.matmul(X[e - rest : e], W.T, out=S[e - rest : e])
+            block_scores(X[a:e], W, S[a:e], C)
             np.matmul(Gt[:, a:e], X[a:e], out=part)
             out += part
 

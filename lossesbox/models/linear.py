@@ -139,14 +139,19 @@ class _LinearObjective(Objective):
             total = self._loss_pass(St, codes, stats, bias)
         dW, db = self.split(grad)
         np.matmul(St, X, out=dW)
+        self._finish(W, dW, db, self._col_sum, n)
+        return total
+
+    def _finish(self, W, dW, db, col_sum, n: int) -> None:
+        """From ``dW = Gᵀ X`` and ``col_sum = Σ_i G_i`` to the mean gradient:
+        ``∇_W J = dW / n + λW``, ``∇_b J = col_sum / n`` (0 without an intercept)."""
         dW *= 1.0 / n
         if self.lam:
             dW += self.lam * W
         if self.fit_intercept:
-            np.multiply(self._col_sum, 1.0 / n, out=db, casting="same_kind")
+            np.multiply(col_sum, 1.0 / n, out=db, casting="same_kind")
         else:
             db[:] = 0
-        return total
 
     def _blocked_pass(self, W, b, grad, X, codes, stats) -> float:
         """:meth:`forward_backward` on many rows, :func:`block_rows` at a time.
@@ -178,16 +183,7 @@ class _LinearObjective(Objective):
         for a in range(0, n, B):
             e = min(a + B, n)
             m = e - a
-            pieces, rest = divmod(m, C)
-            if pieces:  # one call: numpy loops over the pieces without the GIL
-                whole = pieces * C
-                np.matmul(
-                    X[a : a + whole].reshape(pieces, C, D),
-                    W.T,
-                    out=rows[:whole].reshape(pieces, C, K),
-                )
-            if rest:
-                np.matmul(X[e - rest : e], W.T, out=rows[m - rest : m])
+            block_scores(X[a:e], W, rows[:m], C)
             cb = codes[a:e]
             if full:
                 t = self._t_blocks.get(a)
@@ -200,14 +196,23 @@ class _LinearObjective(Objective):
             col += self._col_sum
             np.matmul(Sb, X[a:e], out=part)
             dW += part
-        dW *= 1.0 / n
-        if self.lam:
-            dW += self.lam * W
-        if self.fit_intercept:
-            np.multiply(col, 1.0 / n, out=db, casting="same_kind")
-        else:
-            db[:] = 0
+        self._finish(W, dW, db, col, n)
         return total
+
+
+def block_scores(X_block: np.ndarray, W: np.ndarray, out: np.ndarray, C: int) -> None:
+    """``out = X_block Wᵀ`` (m, K) as :func:`score_rows`-row pieces of ``C`` rows: one
+    batched call for the whole pieces (numpy loops over them without the GIL), one for
+    the rest."""
+    m, D = X_block.shape
+    pieces, rest = divmod(m, C)
+    if pieces:
+        whole = pieces * C
+        np.matmul(
+            X_block[:whole].reshape(pieces, C, D), W.T, out=out[:whole].reshape(pieces, C, -1)
+        )
+    if rest:
+        np.matmul(X_block[m - rest :], W.T, out=out[m - rest :])
 
 
 @functools.cache
