@@ -142,8 +142,7 @@ class Shards:
         dtype = self.parts[0].dtype
         self.grads = [np.empty(size, dtype=dtype) for _ in range(n_shards)]
         self.totals = [0.0] * n_shards
-        K = self.parts[0].K
-        self._stats = [PassStats(K) for _ in range(n_shards)]
+        self._stats: list[PassStats | None] = [None] * n_shards  # each pass's, per shard
         self.pool = ThreadPoolExecutor(max_workers=n_shards - 1, thread_name_prefix="lossesbox")
         self.full_chooser = Chooser(warm=1)
         self.batch_chooser = Chooser(warm=8, min_period=32, max_period=512)
