@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import pytest
 
-from lossesbox.experiment import TrainConfig, run_experiment
+from lossesbox.experiment import TrainConfig, metric_every, run_experiment
 from lossesbox.tracking import list_spools, sync_spool
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,8 @@ def _assert_complete(client, result, monkeypatch, uri) -> None:
     run = client.get_run(result.run_id)
     assert run.info.status == "FINISHED"
     steps = {m.step for m in client.get_metric_history(result.run_id, "objective")}
-    assert steps == set(range(result.metrics["n_iter"] + 1))  # every epoch, once
+    last, every = result.metrics["n_iter"], metric_every(result.config.max_epochs)
+    assert steps == set(range(0, last + 1, every)) | {last}  # every logged epoch, once
     assert len(client.get_metric_history(result.run_id, "objective")) == len(steps)
     assert run.data.metrics["test_accuracy"] == pytest.approx(result.metrics["test_accuracy"])
     assert "history.csv" in {f.path for f in client.list_artifacts(result.run_id)}
@@ -83,3 +84,34 @@ def test_a_frozen_then_killed_server_never_stalls_training_and_sync_completes_th
     assert done.outcome == "delivered" and done.run_id == dead.run_id
     _assert_complete(client, dead, monkeypatch, uri)
     assert list_spools(uri) == []  # delivered spools are removed
+
+
+def test_a_long_run_frozen_mid_run_delivers_its_thinned_metrics_and_full_history(
+    mlflow_server, tmp_path, monkeypatch
+):
+    """2500 epochs send every 3rd epoch and the last (``metric_every``): with the server
+    frozen at epoch 600, the rest is spooled, and ``sync`` delivers exactly those steps;
+    ``history.csv`` has every epoch."""
+    import mlflow
+
+    from lossesbox.tracking import get_history_frame
+
+    uri = mlflow_server.uri
+    client = mlflow.MlflowClient(uri)
+
+    def freeze(record):
+        if record["epoch"] == 600:
+            mlflow_server.freeze()
+
+    config = TrainConfig(dataset="iris", solver="gd", max_epochs=2500, tol=0.0, seed=2)
+    hung = run_experiment(config, tracking_uri=uri, callback=freeze)
+    assert hung.status == "max_epochs" and hung.spool and "not delivered" in hung.tracking_error
+    mlflow_server.thaw()
+    done = sync_spool(hung.spool)
+    assert done.outcome == "delivered" and done.status == "FINISHED"
+    _assert_complete(client, hung, monkeypatch, uri)
+    steps = sorted(m.step for m in client.get_metric_history(hung.run_id, "objective"))
+    assert steps == [*range(0, 2500, 3), 2500]
+    assert client.get_run(hung.run_id).data.params["metric_every"] == "3"
+    full = get_history_frame(hung.run_id, tracking_uri=uri)
+    assert full["epoch"].tolist() == list(range(2501))
